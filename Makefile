@@ -1,0 +1,45 @@
+# `make run` and `make test` work on a fresh Debian machine as root: they install
+# the system packages and the .venv they need, and are idempotent.
+SHELL := /bin/bash
+PY := .venv/bin/python
+STAMP := .venv/.installed
+SYSSTAMP := .venv/.system-packages
+
+APT_PACKAGES := libportaudio2 jackd2 libjack-jackd2-0 libsndfile1 \
+	libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 \
+	libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0 \
+	libxcb-xinerama0 libxcb-xkb1 libfontconfig1 libdbus-1-3 xvfb xauth
+
+.PHONY: run test system venv bench clean
+
+run: $(STAMP)
+	$(PY) -m app
+
+test: $(STAMP)
+	.venv/bin/pytest -q
+
+bench: $(STAMP)
+	$(PY) scripts/bench.py
+
+system: $(SYSSTAMP)
+
+$(SYSSTAMP):
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing system packages:" $$missing; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		export DEBIAN_FRONTEND=noninteractive; \
+		echo "jackd2 jackd/tweak_rt_limits boolean false" | $$SUDO debconf-set-selections; \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@mkdir -p .venv && test -x $(PY) || python3 -m venv .venv
+	@touch $@
+
+$(STAMP): pyproject.toml $(SYSSTAMP)
+	@test -x $(PY) || python3 -m venv .venv
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	@touch $@
+
+clean:
+	rm -rf .venv

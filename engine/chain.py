@@ -1,0 +1,285 @@
+"""The signal chain, as the audio thread runs it (product.md, "Signal chain").
+
+    in ─ input_gain ─ GATE ─ DRIFT ─ SETTLE (+makeup) ─ limiter ─ mix/bypass/delta ─ output_gain ─ out
+
+`process(S, n)` is the one kernel every path runs: offline `Engine.process`,
+`uplift render`, and the native PortAudio/JACK callbacks. It reads the planar
+input block `S.core.x[:, :n]` (main channels, then sidechain channels) and
+writes `S.core.y[:, :n]`.
+
+Control grid: parameters glide and stage coefficients are recomputed every
+CONTROL_BLOCK samples, on a grid counted from the first sample ever processed,
+not from block boundaries. A block of any size is cut at grid points, so the
+output is bit-identical for any way the same input is split into blocks.
+Gains that change at a grid point ramp linearly across the next segment.
+"""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit
+
+from . import meters as M
+from .dsp import FASTMATH, db_to_lin, lin_to_db, onepole_coeff, power_to_db
+from .drift import DriftState, drift_alloc, drift_control, drift_latency, drift_process, drift_reset
+from .gate import (GateState, gate_alloc, gate_control, gate_meter_gr_db, gate_process,
+                   gate_reset)
+from .limiter import (LimiterState, limiter_alloc, limiter_control, limiter_latency,
+                      limiter_process, limiter_reset)
+from .params import DEFAULTS, NUM_PARAMS, PID, SMOOTH_MASK, SNAP_EPS
+from .rt import ring_alloc, ring_drain, seqlock_write_begin, seqlock_write_end
+from .settle import (SettleState, settle_alloc, settle_control, settle_latency,
+                     settle_meter_detector_db, settle_meter_gr_db, settle_process, settle_reset)
+
+CONTROL_BLOCK = 16
+PARAM_GLIDE_MS = 20.0     # time constant of every parameter glide
+METER_RMS_MS = 300.0      # RMS meter integration
+METER_PEAK_FALL_MS = 600.0  # peak meter fall-back, so a 30 Hz reader sees every peak
+MAX_LATENCY_MS = 16.0     # DRIFT + max lookahead + limiter, with headroom
+
+# cfg vector
+CFG_SR, CFG_CH, CFG_SC, CFG_MAXBLOCK, CFG_LEN = 0, 1, 2, 3, 4
+# counters
+CNT_PHASE, CNT_SAMPLES, CNT_BLOCKS, CNT_LATENCY, CNT_LEN = 0, 1, 2, 3, 4
+
+
+class Core(NamedTuple):
+    cfg: np.ndarray           # float64[CFG_LEN]
+    ring_hdr: np.ndarray      # int64: parameter ring indices (engine/rt.py)
+    ring_slots: np.ndarray    # float64[cap, 2]: (id, value)
+    p_target: np.ndarray      # float64[NUM_PARAMS]: latest values from the ring
+    p_cur: np.ndarray         # float64[NUM_PARAMS]: glided values the stages read
+    smooth_mask: np.ndarray   # float64[NUM_PARAMS]: 1 = glide, 0 = step
+    snap_eps: np.ndarray      # float64[NUM_PARAMS]
+    counters: np.ndarray      # int64[CNT_LEN]
+    x: np.ndarray             # float64[ch + sc, max_block]: input block, planar
+    y: np.ndarray             # float64[ch, max_block]: output block
+    work: np.ndarray          # float64[ch, max_block]: the processed path
+    key: np.ndarray           # float64[ch, max_block]: detector input scratch
+    gains: np.ndarray         # float64[4, 2]: (start, end) linear gain of the current segment
+    dry_line: np.ndarray      # float64[ch, L]: dry delay line (latency alignment)
+    dry_pos: np.ndarray       # int64[1]
+    meter_env: np.ndarray     # float64[4, ch]: in peak, in ms, out peak, out ms (linear)
+    meter_seq: np.ndarray     # int64[1]: seqlock word
+    meter_data: np.ndarray    # float64[M.SIZE]: snapshot
+
+
+class EngineState(NamedTuple):
+    core: Core
+    gate: GateState
+    drift: DriftState
+    settle: SettleState
+    limiter: LimiterState
+
+
+# gains rows
+G_IN, G_OUT = 0, 1
+
+
+def alloc(samplerate: float, channels: int, sidechain_channels: int, max_block: int) -> EngineState:
+    """Every array the audio thread will touch, allocated once (rule 3)."""
+    sr = float(samplerate)
+    hdr, slots = ring_alloc(4096)
+    line = int(math.ceil(MAX_LATENCY_MS * 1e-3 * sr)) + 1
+    meter_seq, meter_data = M.alloc()
+    cfg = np.zeros(CFG_LEN)
+    cfg[CFG_SR], cfg[CFG_CH], cfg[CFG_SC], cfg[CFG_MAXBLOCK] = sr, channels, sidechain_channels, max_block
+    core = Core(
+        cfg=cfg, ring_hdr=hdr, ring_slots=slots,
+        p_target=DEFAULTS.copy(), p_cur=DEFAULTS.copy(),
+        smooth_mask=SMOOTH_MASK.copy(), snap_eps=SNAP_EPS.copy(),
+        counters=np.zeros(CNT_LEN, np.int64),
+        x=np.zeros((channels + sidechain_channels, max_block)),
+        y=np.zeros((channels, max_block)),
+        work=np.zeros((channels, max_block)),
+        key=np.zeros((channels, max_block)),
+        gains=np.ones((4, 2)),
+        dry_line=np.zeros((channels, line)), dry_pos=np.zeros(1, np.int64),
+        meter_env=np.zeros((4, channels)),
+        meter_seq=meter_seq, meter_data=meter_data,
+    )
+    S = EngineState(core=core,
+                    gate=gate_alloc(sr, channels, max_block),
+                    drift=drift_alloc(sr, channels, max_block),
+                    settle=settle_alloc(sr, channels, max_block),
+                    limiter=limiter_alloc(sr, channels, max_block))
+    reset(S)
+    return S
+
+
+@njit(cache=True)
+def total_latency(samplerate, lookahead_ms):
+    """Total algorithmic latency in samples: DRIFT filterbank + lookahead + limiter."""
+    return drift_latency(samplerate) + settle_latency(samplerate, lookahead_ms) + \
+        limiter_latency(samplerate)
+
+
+@njit(cache=True)
+def reset(S):
+    """Clear all signal state; parameters keep their values and jump to target."""
+    c = S.core
+    c.p_cur[:] = c.p_target
+    c.counters[:] = 0
+    c.dry_line[:] = 0.0
+    c.dry_pos[0] = 0
+    c.meter_env[:] = 0.0
+    gate_reset(S.gate)
+    drift_reset(S.drift)
+    settle_reset(S.settle)
+    limiter_reset(S.limiter)
+    sr = c.cfg[CFG_SR]
+    c.gains[G_IN, 1] = db_to_lin(c.p_cur[PID.input_gain])
+    c.gains[G_OUT, 1] = db_to_lin(c.p_cur[PID.output_gain])
+    c.counters[CNT_LATENCY] = total_latency(sr, c.p_cur[PID.lookahead])
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _control_tick(S):
+    """Every CONTROL_BLOCK samples: glide parameters, recompute stage coefficients."""
+    c = S.core
+    sr = c.cfg[CFG_SR]
+    a = onepole_coeff(PARAM_GLIDE_MS, sr, CONTROL_BLOCK)
+    p, t = c.p_cur, c.p_target
+    for i in range(p.shape[0]):
+        if c.smooth_mask[i] == 0.0:
+            p[i] = t[i]
+        else:
+            d = t[i] - p[i]
+            if abs(d) <= c.snap_eps[i]:
+                p[i] = t[i]
+            else:
+                p[i] += a * d
+    for g in range(2):
+        c.gains[g, 0] = c.gains[g, 1]
+    c.gains[G_IN, 1] = db_to_lin(p[PID.input_gain])
+    c.gains[G_OUT, 1] = db_to_lin(p[PID.output_gain])
+    gate_control(S.gate, p, sr)
+    drift_control(S.drift, p, sr)
+    settle_control(S.settle, p, sr)
+    limiter_control(S.limiter, p, sr)
+    c.counters[CNT_LATENCY] = total_latency(sr, p[PID.lookahead])
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def _ramp(gains, row, phase, i):
+    g0 = gains[row, 0]
+    g1 = gains[row, 1]
+    if g0 == g1:
+        return g1
+    return g0 + (g1 - g0) * ((phase + i + 1) / CONTROL_BLOCK)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _segment(S, start, count, phase):
+    c = S.core
+    nch = c.y.shape[0]
+    p = c.p_cur
+    x, w, key = c.x, c.work, c.key
+    for ch in range(nch):
+        for i in range(count):
+            w[ch, start + i] = x[ch, start + i] * _ramp(c.gains, G_IN, phase, i)
+    for ch in range(nch):
+        for i in range(start, start + count):
+            key[ch, i] = w[ch, i]
+    gate_process(S.gate, p, w, key, start, count, phase)
+    drift_process(S.drift, p, w, start, count, phase)
+    for ch in range(nch):
+        for i in range(start, start + count):
+            key[ch, i] = w[ch, i]
+    settle_process(S.settle, p, w, key, start, count, phase)
+    limiter_process(S.limiter, p, w, start, count, phase)
+    _output(S, start, count, phase)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _output(S, start, count, phase):
+    """Dry alignment, mix, delta, bypass and output gain.
+
+    mix: y = (1 − m)·dry + m·wet  (m = 0 gives dry exactly)
+    bypass: out = (1 − b)·y + b·dry (b = 1 gives dry exactly)."""
+    c = S.core
+    nch = c.y.shape[0]
+    L = c.dry_line.shape[1]
+    lat = c.counters[CNT_LATENCY]
+    m = c.p_cur[PID.mix] * 0.01
+    bypass = c.p_cur[PID.bypass]
+    delta = c.p_cur[PID.delta]
+    pos = c.dry_pos[0]
+    for i in range(count):
+        g_out = _ramp(c.gains, G_OUT, phase, i)
+        wpos = (pos + i) % L
+        rpos = (pos + i - lat + L) % L
+        for ch in range(nch):
+            c.dry_line[ch, wpos] = c.x[ch, start + i]
+            dry = c.dry_line[ch, rpos]
+            wet = c.work[ch, start + i]
+            if delta != 0.0:
+                y = (wet - dry) * g_out
+            else:
+                y = ((1.0 - m) * dry + m * wet) * g_out
+            if bypass != 0.0:
+                y = dry
+            c.y[ch, start + i] = y
+    c.dry_pos[0] = (pos + count) % L
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def process(S, n):
+    """Process S.core.x[:, :n] into S.core.y[:, :n] (n <= max_block)."""
+    c = S.core
+    ring_drain(c.ring_hdr, c.ring_slots, c.p_target, NUM_PARAMS)
+    pos = 0
+    while pos < n:
+        phase = c.counters[CNT_PHASE]
+        if phase == 0:
+            _control_tick(S)
+        seg = min(n - pos, CONTROL_BLOCK - phase)
+        _segment(S, pos, seg, phase)
+        c.counters[CNT_PHASE] = (phase + seg) % CONTROL_BLOCK
+        pos += seg
+    c.counters[CNT_SAMPLES] += n
+    c.counters[CNT_BLOCKS] += 1
+    _publish_meters(S, n)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _publish_meters(S, n):
+    c = S.core
+    sr = c.cfg[CFG_SR]
+    nch = c.y.shape[0]
+    a_rms = onepole_coeff(METER_RMS_MS, sr, 1.0)
+    fall = math.exp(-n * 1000.0 / (METER_PEAK_FALL_MS * sr))
+    env = c.meter_env
+    for ch in range(nch):
+        pin = env[0, ch] * fall
+        pout = env[2, ch] * fall
+        msin = env[1, ch]
+        msout = env[3, ch]
+        for i in range(n):
+            a = abs(c.x[ch, i])
+            b = abs(c.y[ch, i])
+            if a > pin:
+                pin = a
+            if b > pout:
+                pout = b
+            msin += a_rms * (a * a - msin)
+            msout += a_rms * (b * b - msout)
+        env[0, ch], env[1, ch], env[2, ch], env[3, ch] = pin, msin, pout, msout
+    d = c.meter_data
+    seqlock_write_begin(c.meter_seq)
+    for ch in range(nch):
+        d[M.IN_PEAK + ch] = lin_to_db(env[0, ch])
+        d[M.IN_RMS + ch] = power_to_db(env[1, ch])
+        d[M.OUT_PEAK + ch] = lin_to_db(env[2, ch])
+        d[M.OUT_RMS + ch] = power_to_db(env[3, ch])
+    d[M.SETTLE_GR] = settle_meter_gr_db(S.settle)
+    d[M.GATE_GR] = gate_meter_gr_db(S.gate)
+    for b in range(S.drift.lift_db.shape[0]):
+        d[M.DRIFT_LIFT + b] = S.drift.lift_db[b]
+        d[M.DRIFT_HEAT + b] = S.drift.heat[b]
+    d[M.DETECTOR] = settle_meter_detector_db(S.settle)
+    d[M.LATENCY] = c.counters[CNT_LATENCY]
+    d[M.SAMPLES] = c.counters[CNT_SAMPLES]
+    seqlock_write_end(c.meter_seq)
