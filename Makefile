@@ -19,6 +19,7 @@ test: $(STAMP)
 	.venv/bin/pytest -q
 
 bench: $(STAMP)
+	$(PY) -m pip install -q -e '.[test,bench]'
 	$(PY) scripts/bench.py
 
 system: $(SYSSTAMP)

@@ -1,0 +1,151 @@
+"""The `uplift` command (product.md, "Command line").
+
+Every error a user can cause ends as one line on stderr and a non-zero exit,
+never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+EXIT_USAGE = 2
+EXIT_FAILED = 1
+
+
+class UserError(Exception):
+    """Something the user asked for that cannot be done; the message is the whole story."""
+
+
+def _values_from(args) -> dict:
+    """Preset (if any) overlaid with every --set, all validated against the table."""
+    from engine.params import parse_assignment
+
+    values = {}
+    if getattr(args, "preset", None):
+        from .presets import load_preset
+        values.update(load_preset(args.preset))
+    for item in getattr(args, "set", None) or []:
+        id_, v = parse_assignment(item)
+        values[id_] = v
+    return values
+
+
+def cmd_params(args) -> int:
+    from engine.params import table_text
+    print(table_text())
+    return 0
+
+
+def cmd_presets(args) -> int:
+    from .presets import list_presets
+    for name, origin in list_presets():
+        print(f"{name:28s} {origin}")
+    return 0
+
+
+def cmd_render(args) -> int:
+    from .render import render
+    summary = render(args.input, args.output, _values_from(args), block=args.block,
+                     report_path=args.report)
+    print(f"wrote {args.output}: {summary['frames']} frames, {summary['channels']} ch, "
+          f"{summary['samplerate']} Hz, {summary['subtype']}; latency "
+          f"{summary['latency_samples']} samples")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from .bench import main as bench_main
+    return bench_main([])
+
+
+def cmd_devices(args) -> int:
+    from .runcmd import devices
+    return devices() or 0
+
+
+def cmd_run(args) -> int:
+    from .runcmd import run
+    return run(args) or 0
+
+
+def cmd_default(args) -> int:
+    """`uplift`: the GUI on the default device, or headless meters with no display."""
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or sys.platform == "darwin":
+        from ui.app import main as gui_main
+        return gui_main(args) or 0
+    print("uplift: no display; running headless (Ctrl-C to stop)", file=sys.stderr)
+    args.headless = True
+    return cmd_run(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="uplift", description="Uplift: DRIFT (40-band upward) then "
+                                 "SETTLE (downward) dynamics, live.")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND")
+
+    def add_values(p):
+        p.add_argument("--preset", metavar="P", help="factory or user preset name")
+        p.add_argument("--set", metavar="ID=VALUE", action="append", default=[],
+                       help="set a parameter (repeatable); see `uplift params`")
+
+    run_parsers = [ap]
+    p = sub.add_parser("run", help="live audio (GUI or --headless)")
+    run_parsers.append(p)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("render", help="process a file offline, bit-identical to live")
+    p.add_argument("input", metavar="IN")
+    p.add_argument("output", metavar="OUT")
+    add_values(p)
+    p.add_argument("--block", type=int, default=512, metavar="N", help="block size (1..8192)")
+    p.add_argument("--report", metavar="PNG", help="write waveforms, band lifts and gain reduction")
+    p.set_defaults(func=cmd_render)
+
+    sub.add_parser("devices", help="list audio devices and host APIs").set_defaults(func=cmd_devices)
+    sub.add_parser("presets", help="list factory and user presets").set_defaults(func=cmd_presets)
+    sub.add_parser("params", help="print the parameter table").set_defaults(func=cmd_params)
+    sub.add_parser("bench", help="engine throughput and latency figures").set_defaults(func=cmd_bench)
+
+    try:
+        from .runcmd import add_run_arguments
+    except ImportError:
+        add_run_arguments = None
+    for rp in run_parsers:
+        if add_run_arguments is not None:
+            add_run_arguments(rp)
+        else:
+            add_values(rp)
+    ap.set_defaults(func=cmd_default)
+    return ap
+
+
+def _one_line(e: BaseException) -> str:
+    if isinstance(e, KeyError) and e.args:
+        return str(e.args[0])
+    text = str(e).strip() or type(e).__name__
+    return text.splitlines()[0]
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        from .render import RenderError
+        known = (UserError, RenderError, KeyError, ValueError, OSError, RuntimeError)
+        try:
+            import soundfile
+            known += (soundfile.LibsndfileError,)
+        except ImportError:
+            pass
+        try:
+            return int(args.func(args) or 0)
+        except known as e:
+            print(f"uplift: error: {_one_line(e)}", file=sys.stderr)
+            return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
