@@ -90,12 +90,12 @@ class Param:
             if t in self.choices:
                 return float(self.choices.index(t))
             raise ValueError(f"{self.id}: {text!r} is not one of {self.range_text}")
-        if self.infinite_at_max and t in ("inf", "∞"):
-            return self.max
         for suffix in (self.unit.lower(), "db", "ms", "hz", "%", ":1"):
             if suffix and t.endswith(suffix):
                 t = t[: -len(suffix)].strip()
                 break
+        if self.infinite_at_max and t in ("inf", "∞"):
+            return self.max
         try:
             v = float(t)
         except ValueError:
