@@ -208,3 +208,82 @@ def seqlock_read(seq, data, out):
         if load_acquire(seq, 0) == s1:
             return True
     return False
+
+
+# --- raw pointers <-> integers (host callbacks get void* from C) -------------
+
+@intrinsic
+def voidptr_to_int(typingctx, ptr):
+    """A void* (or typed C pointer) as an int64 address (0 for NULL). Integers (how
+    Numba types a ctypes `c_void_p` result) pass through as int64."""
+    if isinstance(ptr, types.Integer):
+        def codegen(context, builder, sig, args):
+            return context.cast(builder, args[0], sig.args[0], types.int64)
+        return types.int64(ptr), codegen
+    if not isinstance(ptr, (types.RawPointer, types.CPointer)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.ptrtoint(args[0], ir.IntType(64))
+
+    return types.int64(ptr), codegen
+
+
+# --- the MIDI byte ring (audio thread -> Python) -----------------------------
+# Same single-producer/single-consumer discipline as the parameter ring, over
+# bytes: each message is a 2-byte little-endian length, then its bytes. The
+# producer (the JACK callback) drops a message that does not fit and counts it
+# in hdr[MIDI_DROPPED] (written only by the producer).
+
+MIDI_DROPPED = 1
+MIDI_MAX_MSG = 0xFFFF
+
+
+def midi_ring_alloc(capacity: int = 1 << 14):
+    assert capacity & (capacity - 1) == 0, "capacity must be a power of two"
+    return np.zeros(RING_HDR_LEN, np.int64), np.zeros(capacity, np.uint8)
+
+
+@njit(cache=True, nogil=True)
+def midi_push(hdr, data, msg, n):
+    """Producer side: append msg[:n] as one message. False (and counted) if it does not fit."""
+    cap = data.shape[0]
+    mask = cap - 1
+    if n <= 0 or n > MIDI_MAX_MSG or n + 2 > cap:
+        hdr[MIDI_DROPPED] += 1
+        return False
+    w = hdr[RING_W]
+    r = load_acquire(hdr, RING_R)
+    if cap - (w - r) < n + 2:
+        hdr[MIDI_DROPPED] += 1
+        return False
+    data[w & mask] = n & 0xFF
+    data[(w + 1) & mask] = (n >> 8) & 0xFF
+    for i in range(n):
+        data[(w + 2 + i) & mask] = msg[i]
+    store_release(hdr, RING_W, w + n + 2)
+    return True
+
+
+@njit(cache=True, nogil=True)
+def midi_drain(hdr, data, out, lens):
+    """Consumer side: copy whole messages into `out` (back to back) and their
+    lengths into `lens`, as many as fit. Returns (messages, bytes)."""
+    cap = data.shape[0]
+    mask = cap - 1
+    r = hdr[RING_R]
+    w = load_acquire(hdr, RING_W)
+    nm = 0
+    nb = 0
+    while r < w and nm < lens.shape[0]:
+        n = int(data[r & mask]) | (int(data[(r + 1) & mask]) << 8)
+        if nb + n > out.shape[0]:
+            break
+        for i in range(n):
+            out[nb + i] = data[(r + 2 + i) & mask]
+        lens[nm] = n
+        nm += 1
+        nb += n
+        r += n + 2
+    store_release(hdr, RING_R, r)
+    return nm, nb

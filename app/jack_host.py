@@ -1,0 +1,563 @@
+"""Native JACK backend: libjack through ctypes, the process callback a Numba @cfunc.
+
+No Python runs per JACK cycle. `jack_set_process_callback` gets the address of
+a `@cfunc` and, as its `arg`, the address of an int64 *address table*
+(engine/native.py) describing a `LiveState`: the engine state plus this
+host's arrays (port handles, counters, scratch buffers, the MIDI byte ring).
+Inside the cfunc, `unpack(arg)` rebuilds the whole NamedTuple with
+`numba.carray` (no allocation), and the libjack functions the cycle needs
+(`jack_port_get_buffer`, `jack_midi_get_event_count`, `jack_midi_event_get`)
+and libc's `clock_gettime` are called through ctypes function pointers, which
+Numba compiles to direct calls.
+
+The xrun and shutdown notifications are cfuncs too; they only bump a counter or
+raise a flag in `stats` (each slot has one writer). Python polls the flag.
+
+Also here: `PrivateJackServer` (a `jackd -d dummy` the app starts when there is
+no audio device) and `NativePlayer`, a second native client that loops a
+float32 buffer into its output ports (the demo signal).
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import math
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from typing import NamedTuple
+
+import numpy as np
+from numba import carray, cfunc, njit, types
+
+from engine import meters as M
+from engine.chain import EngineState
+from engine.native import address_table, make_unpack, process_interleaved
+from engine.rt import (FTZ_DAZ, get_mxcsr, int_to_voidptr, load_acquire, midi_push,
+                       midi_ring_alloc, seqlock_write_begin, seqlock_write_end, set_mxcsr,
+                       store_release, voidptr_to_int)
+
+
+class JackError(RuntimeError):
+    """A JACK problem the user can fix (server not running, bad port, ...)."""
+
+
+# --- libjack / libc ----------------------------------------------------------
+
+def _load(name, fallback):
+    path = ctypes.util.find_library(name) or fallback
+    try:
+        return ctypes.CDLL(path)
+    except OSError:
+        return None
+
+
+_jack = _load("jack", "libjack.so.0")
+_libc = _load("c", "libc.so.6")
+
+JACK_AUDIO = b"32 bit float mono audio"
+JACK_MIDI = b"8 bit raw midi"
+JackNoStartServer = 0x01
+JackServerFailed = 0x10
+JackPortIsInput, JackPortIsOutput, JackPortIsPhysical = 0x1, 0x2, 0x4
+JackCaptureLatency, JackPlaybackLatency = 0, 1
+CLOCK_MONOTONIC = 1
+
+_vp, _u32, _i32, _cp = ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_char_p
+
+
+class _LatencyRange(ctypes.Structure):
+    _fields_ = [("min", ctypes.c_uint32), ("max", ctypes.c_uint32)]
+
+
+def _fn(lib, name, restype, *argtypes):
+    f = getattr(lib, name)
+    f.restype = restype
+    f.argtypes = list(argtypes)
+    return f
+
+
+if _jack is not None:
+    jack_client_open = _fn(_jack, "jack_client_open", _vp, _cp, _i32, ctypes.POINTER(_i32))
+    jack_client_close = _fn(_jack, "jack_client_close", _i32, _vp)
+    jack_get_client_name = _fn(_jack, "jack_get_client_name", _cp, _vp)
+    jack_port_register = _fn(_jack, "jack_port_register", _vp, _vp, _cp, _cp, ctypes.c_ulong,
+                             ctypes.c_ulong)
+    jack_set_process_callback = _fn(_jack, "jack_set_process_callback", _i32, _vp, _vp, _vp)
+    jack_set_xrun_callback = _fn(_jack, "jack_set_xrun_callback", _i32, _vp, _vp, _vp)
+    jack_on_shutdown = _fn(_jack, "jack_on_shutdown", None, _vp, _vp, _vp)
+    jack_set_error_function = _fn(_jack, "jack_set_error_function", None, _vp)
+    jack_set_info_function = _fn(_jack, "jack_set_info_function", None, _vp)
+    jack_activate = _fn(_jack, "jack_activate", _i32, _vp)
+    jack_deactivate = _fn(_jack, "jack_deactivate", _i32, _vp)
+    jack_connect = _fn(_jack, "jack_connect", _i32, _vp, _cp, _cp)
+    jack_get_ports = _fn(_jack, "jack_get_ports", ctypes.POINTER(_cp), _vp, _cp, _cp,
+                         ctypes.c_ulong)
+    jack_free = _fn(_jack, "jack_free", None, _vp)
+    jack_port_name = _fn(_jack, "jack_port_name", _cp, _vp)
+    jack_port_by_name = _fn(_jack, "jack_port_by_name", _vp, _vp, _cp)
+    jack_get_sample_rate = _fn(_jack, "jack_get_sample_rate", _u32, _vp)
+    jack_get_buffer_size = _fn(_jack, "jack_get_buffer_size", _u32, _vp)
+    jack_cpu_load = _fn(_jack, "jack_cpu_load", ctypes.c_float, _vp)
+    jack_port_get_latency_range = _fn(_jack, "jack_port_get_latency_range", None, _vp, _i32,
+                                      ctypes.POINTER(_LatencyRange))
+    jack_recompute_total_latencies = _fn(_jack, "jack_recompute_total_latencies", _i32, _vp)
+    # called from native code, every cycle:
+    jack_port_get_buffer = _fn(_jack, "jack_port_get_buffer", _vp, _vp, _u32)
+    jack_midi_get_event_count = _fn(_jack, "jack_midi_get_event_count", _u32, _vp)
+    jack_midi_event_get = _fn(_jack, "jack_midi_event_get", _i32, _vp, _vp, _u32)
+
+clock_gettime = _fn(_libc, "clock_gettime", _i32, _i32, _vp)
+
+
+def available() -> bool:
+    return _jack is not None
+
+
+@njit(inline="always")
+def now_ns(ts):
+    """CLOCK_MONOTONIC in ns; `ts` is a preallocated int64[2] (struct timespec)."""
+    clock_gettime(CLOCK_MONOTONIC, int_to_voidptr(ts.ctypes.data))
+    return ts[0] * 1000000000 + ts[1]
+
+
+# --- the host's share of the live state ---------------------------------------
+
+# stats (int64): one writer per slot
+ST_CALLBACKS = 0      # audio thread
+ST_XRUNS = 1          # xrun notification (JACK) / audio thread (PortAudio status flags)
+ST_SHUTDOWN = 2       # shutdown notification
+ST_BUSY_NS = 3        # audio thread: total time inside the callback
+ST_FRAMES = 4         # audio thread: total frames processed
+ST_LAST_NFRAMES = 5   # audio thread
+ST_LEN = 8
+# fstats (float64), audio thread only
+FS_LOAD = 0           # smoothed callback load (time in callback / period)
+FS_LOAD_MAX = 1       # worst single callback after warm-up
+FS_LEN = 2
+LOAD_SMOOTH = 1.0 / 32.0
+WARMUP_CALLBACKS = 16
+CHUNK = 1024          # interleave scratch, frames
+
+# cfg (int64)
+CF_NCH, CF_NSC, CF_MIDI, CF_LEN = 0, 1, 2, 4
+# ports (int64): jack_port_t* of in_1, in_2, sc_1, sc_2, out_1, out_2, midi_in
+P_IN, P_SC, P_OUT, P_MIDI, P_LEN = 0, 2, 4, 6, 7
+
+
+class HostState(NamedTuple):
+    cfg: np.ndarray       # int64[CF_LEN]
+    ports: np.ndarray     # int64[P_LEN]
+    bufs: np.ndarray      # int64[P_LEN]: this cycle's port buffer addresses
+    stats: np.ndarray     # int64[ST_LEN]
+    fstats: np.ndarray    # float64[FS_LEN]
+    ts: np.ndarray        # int64[2]: struct timespec scratch
+    xbuf: np.ndarray      # float32[CHUNK * (nch + nsc)]: interleaved input chunk
+    ybuf: np.ndarray      # float32[CHUNK * nch]: interleaved output chunk
+    mev: np.ndarray       # int64[4]: jack_midi_event_t scratch {time, size, buffer}
+    midi_hdr: np.ndarray  # int64: MIDI byte ring header (engine/rt.py)
+    midi_data: np.ndarray  # uint8[cap]
+
+
+class LiveState(NamedTuple):
+    engine: EngineState
+    host: HostState
+
+
+def host_alloc(channels: int, sidechain: int, midi: bool) -> HostState:
+    nin = channels + sidechain
+    mh, md = midi_ring_alloc()
+    cfg = np.zeros(CF_LEN, np.int64)
+    cfg[CF_NCH], cfg[CF_NSC], cfg[CF_MIDI] = channels, sidechain, int(midi)
+    return HostState(cfg=cfg, ports=np.zeros(P_LEN, np.int64), bufs=np.zeros(P_LEN, np.int64),
+                     stats=np.zeros(ST_LEN, np.int64), fstats=np.zeros(FS_LEN),
+                     ts=np.zeros(2, np.int64),
+                     xbuf=np.zeros(CHUNK * nin, np.float32), ybuf=np.zeros(CHUNK * channels, np.float32),
+                     mev=np.zeros(4, np.int64), midi_hdr=mh, midi_data=md)
+
+
+@njit(inline="always")
+def begin_cycle(h):
+    """Top of every callback: FTZ/DAZ on, start the load clock. Returns (saved mxcsr, t0)."""
+    saved = get_mxcsr()
+    set_mxcsr(saved | FTZ_DAZ)
+    return saved, now_ns(h.ts)
+
+
+@njit(inline="always")
+def end_cycle(S, h, saved, t0, nframes):
+    """Bottom of every callback: count, measure load, publish the host fields of the
+    meter snapshot under the engine's seqlock, restore MXCSR."""
+    t1 = now_ns(h.ts)
+    st = h.stats
+    sr = S.core.cfg[0]
+    ncb = st[ST_CALLBACKS] + 1
+    st[ST_CALLBACKS] = ncb
+    st[ST_BUSY_NS] += t1 - t0
+    st[ST_FRAMES] += nframes
+    st[ST_LAST_NFRAMES] = nframes
+    period = nframes * 1.0e9 / sr if nframes > 0 else 1.0
+    inst = (t1 - t0) / period
+    f = h.fstats
+    if ncb == 1:
+        f[FS_LOAD] = inst
+    else:
+        f[FS_LOAD] += LOAD_SMOOTH * (inst - f[FS_LOAD])
+    if ncb > WARMUP_CALLBACKS and inst > f[FS_LOAD_MAX]:
+        f[FS_LOAD_MAX] = inst
+    c = S.core
+    d = c.meter_data
+    seqlock_write_begin(c.meter_seq)
+    d[M.CALLBACKS] = ncb
+    d[M.XRUNS] = load_acquire(st, ST_XRUNS)
+    d[M.LOAD] = f[FS_LOAD]
+    d[M.LOAD_MAX] = f[FS_LOAD_MAX]
+    seqlock_write_end(c.meter_seq)
+    set_mxcsr(saved)
+
+
+@njit(inline="always")
+def jack_cycle(st, nframes):
+    """One JACK cycle on LiveState `st` (called from the process cfunc)."""
+    S = st.engine
+    h = st.host
+    saved, t0 = begin_cycle(h)
+    nch = h.cfg[CF_NCH]
+    nsc = h.cfg[CF_NSC]
+    nin = nch + nsc
+    n = np.int64(nframes)
+    # MIDI: copy raw events into the byte ring Python drains
+    if h.cfg[CF_MIDI] != 0:
+        mbuf = jack_port_get_buffer(int_to_voidptr(h.ports[P_MIDI]), nframes)
+        if voidptr_to_int(mbuf) != 0:
+            nev = jack_midi_get_event_count(mbuf)
+            evp = int_to_voidptr(h.mev.ctypes.data)
+            for e in range(nev):
+                if jack_midi_event_get(evp, mbuf, e) == 0:
+                    size = h.mev[1]
+                    if size > 0 and h.mev[2] != 0:
+                        msg = carray(int_to_voidptr(h.mev[2]), (size,), np.uint8)
+                        midi_push(h.midi_hdr, h.midi_data, msg, size)
+    # port buffers for this cycle: inputs, then sidechain, then outputs
+    for k in range(nch):
+        h.bufs[k] = voidptr_to_int(jack_port_get_buffer(int_to_voidptr(h.ports[P_IN + k]), nframes))
+        h.bufs[P_OUT + k] = voidptr_to_int(
+            jack_port_get_buffer(int_to_voidptr(h.ports[P_OUT + k]), nframes))
+    for k in range(nsc):
+        h.bufs[nch + k] = voidptr_to_int(
+            jack_port_get_buffer(int_to_voidptr(h.ports[P_SC + k]), nframes))
+    xaddr = h.xbuf.ctypes.data
+    yaddr = h.ybuf.ctypes.data
+    done = 0
+    while done < n:
+        m = min(CHUNK, n - done)
+        for ch in range(nin):
+            a = h.bufs[ch]
+            if a == 0:
+                for i in range(m):
+                    h.xbuf[i * nin + ch] = 0.0
+            else:
+                src = carray(int_to_voidptr(a), (n,), np.float32)
+                for i in range(m):
+                    h.xbuf[i * nin + ch] = src[done + i]
+        process_interleaved(S, xaddr, yaddr, m)
+        for ch in range(nch):
+            a = h.bufs[P_OUT + ch]
+            if a != 0:
+                dst = carray(int_to_voidptr(a), (n,), np.float32)
+                for i in range(m):
+                    dst[done + i] = h.ybuf[i * nch + ch]
+        done += m
+    end_cycle(S, h, saved, t0, n)
+    return 0
+
+
+PROCESS_SIG = types.int32(types.uint32, types.voidptr)
+NOTIFY_SIG = types.int32(types.voidptr)
+SHUTDOWN_SIG = types.void(types.voidptr)
+MESSAGE_SIG = types.void(types.voidptr)
+
+_process_cfuncs: dict = {}
+
+
+def make_process_cfunc(live_state: LiveState):
+    """The JACK process callback for this state layout (compiled once per layout)."""
+    unpack = make_unpack(live_state)
+    key = id(unpack)
+    if key not in _process_cfuncs:
+        @cfunc(PROCESS_SIG, nopython=True)
+        def jack_process(nframes, arg):
+            return jack_cycle(unpack(voidptr_to_int(arg)), nframes)
+
+        _process_cfuncs[key] = jack_process
+    return _process_cfuncs[key]
+
+
+@cfunc(NOTIFY_SIG, nopython=True)
+def xrun_cb(arg):
+    """JACK xrun notification; arg = the stats array (one writer for ST_XRUNS)."""
+    st = carray(arg, (ST_LEN,), np.int64)
+    store_release(st, ST_XRUNS, st[ST_XRUNS] + 1)
+    return 0
+
+
+@cfunc(SHUTDOWN_SIG, nopython=True)
+def shutdown_cb(arg):
+    """jack_on_shutdown: the server is gone; raise the flag Python polls."""
+    st = carray(arg, (ST_LEN,), np.int64)
+    store_release(st, ST_SHUTDOWN, 1)
+
+
+@cfunc(MESSAGE_SIG, nopython=True)
+def quiet_cb(msg):
+    """libjack's error/info printer: silenced (the Python side reports one clear line)."""
+    pass
+
+
+def silence_libjack():
+    if _jack is not None:
+        jack_set_error_function(quiet_cb.address)
+        jack_set_info_function(quiet_cb.address)
+
+
+# --- the client ------------------------------------------------------------------
+
+def _server_name() -> str:
+    return os.environ.get("JACK_DEFAULT_SERVER", "default")
+
+
+class JackClient:
+    """One libjack client with a native process callback. Not thread-safe: the
+    owner (LiveSession) serialises calls."""
+
+    def __init__(self, name: str):
+        if _jack is None:
+            raise JackError("JACK is not installed (libjack not found)")
+        silence_libjack()
+        status = _i32(0)
+        ptr = jack_client_open(name.encode(), JackNoStartServer, ctypes.byref(status))
+        if not ptr:
+            raise JackError(f"JACK server '{_server_name()}' is not running "
+                            f"(start jackd, or use --backend portaudio)")
+        self.ptr = ptr
+        self.name = jack_get_client_name(ptr).decode()
+        self.samplerate = int(jack_get_sample_rate(ptr))
+        self.blocksize = int(jack_get_buffer_size(ptr))
+        self.ports: dict[str, int] = {}
+        self._keep: list = []
+        self.active = False
+
+    def register(self, short: str, midi: bool = False, output: bool = False) -> int:
+        flags = JackPortIsOutput if output else JackPortIsInput
+        p = jack_port_register(self.ptr, short.encode(), JACK_MIDI if midi else JACK_AUDIO, flags, 0)
+        if not p:
+            raise JackError(f"JACK refused to register port {self.name}:{short}")
+        self.ports[short] = p
+        return p
+
+    def set_callbacks(self, process_cfunc, process_arg: int, stats: np.ndarray):
+        self._keep += [process_cfunc, stats]
+        if jack_set_process_callback(self.ptr, process_cfunc.address, process_arg):
+            raise JackError("JACK refused the process callback")
+        jack_set_xrun_callback(self.ptr, xrun_cb.address, stats.ctypes.data)
+        jack_on_shutdown(self.ptr, shutdown_cb.address, stats.ctypes.data)
+
+    def activate(self):
+        if jack_activate(self.ptr):
+            raise JackError("JACK could not activate the client")
+        self.active = True
+
+    def physical(self, output: bool, midi: bool = False) -> list[str]:
+        """Physical ports: output=True gives capture sources (system:capture_N)."""
+        flags = JackPortIsPhysical | (JackPortIsOutput if output else JackPortIsInput)
+        arr = jack_get_ports(self.ptr, None, JACK_MIDI if midi else JACK_AUDIO, flags)
+        names = []
+        if arr:
+            i = 0
+            while arr[i]:
+                names.append(arr[i].decode())
+                i += 1
+            jack_free(ctypes.cast(arr, _vp))
+        return names
+
+    def connect(self, src: str, dst: str):
+        r = jack_connect(self.ptr, src.encode(), dst.encode())
+        if r not in (0, errno.EEXIST):
+            raise JackError(f"JACK could not connect {src} -> {dst}")
+
+    def latency_range(self, port: str | int, mode: int) -> tuple[int, int]:
+        p = self.ports.get(port, port) if isinstance(port, str) and port in self.ports else port
+        if isinstance(p, str):
+            p = jack_port_by_name(self.ptr, p.encode())
+            if not p:
+                return (0, 0)
+        r = _LatencyRange()
+        jack_port_get_latency_range(p, mode, ctypes.byref(r))
+        return int(r.min), int(r.max)
+
+    def cpu_load(self) -> float:
+        return float(jack_cpu_load(self.ptr))
+
+    def close(self, dead: bool = False):
+        if self.ptr:
+            ptr, self.ptr = self.ptr, None
+            if self.active and not dead:
+                jack_deactivate(ptr)
+            jack_client_close(ptr)
+            self.active = False
+
+
+# --- the native demo player ----------------------------------------------------
+
+class PlayerState(NamedTuple):
+    ports: np.ndarray     # int64[2]: out_1, out_2
+    signal: np.ndarray    # float32[frames, 2]
+    pos: np.ndarray       # int64[2]: play position, loops done
+    stats: np.ndarray     # int64[ST_LEN]
+
+
+@njit(inline="always")
+def player_cycle(p, nframes):
+    n = p.signal.shape[0]
+    for ch in range(2):
+        a = voidptr_to_int(jack_port_get_buffer(int_to_voidptr(p.ports[ch]), nframes))
+        if a == 0:
+            continue
+        dst = carray(int_to_voidptr(a), (nframes,), np.float32)
+        pos = p.pos[0]
+        for i in range(nframes):
+            dst[i] = p.signal[pos, ch]
+            pos += 1
+            if pos >= n:
+                pos = 0
+    pos = p.pos[0] + nframes
+    while pos >= n:
+        pos -= n
+        p.pos[1] += 1
+    p.pos[0] = pos
+    p.stats[ST_CALLBACKS] += 1
+    return 0
+
+
+_player_cfuncs: dict = {}
+
+
+class NativePlayer:
+    """A second JACK client, CLIENT:out_1/out_2, looping `signal` (frames, 2) natively."""
+
+    def __init__(self, signal: np.ndarray, name: str = "uplift-demo"):
+        sig = np.ascontiguousarray(signal, np.float32)
+        if sig.ndim == 1:
+            sig = np.stack([sig, sig], axis=1)
+        self.state = PlayerState(ports=np.zeros(2, np.int64), signal=sig,
+                                 pos=np.zeros(2, np.int64), stats=np.zeros(ST_LEN, np.int64))
+        self.table = address_table(self.state)
+        unpack = make_unpack(self.state)
+        if id(unpack) not in _player_cfuncs:
+            @cfunc(PROCESS_SIG, nopython=True)
+            def player_process(nframes, arg):
+                return player_cycle(unpack(voidptr_to_int(arg)), nframes)
+            _player_cfuncs[id(unpack)] = player_process
+        self.cfunc = _player_cfuncs[id(unpack)]
+        self.client = JackClient(name)
+        for k in range(2):
+            self.state.ports[k] = self.client.register(f"out_{k + 1}", output=True)
+        self.client.set_callbacks(self.cfunc, self.table.ctypes.data, self.state.stats)
+
+    @property
+    def name(self) -> str:
+        return self.client.name
+
+    def start(self, targets: list[str]):
+        self.client.activate()
+        for k, dst in enumerate(targets):
+            self.client.connect(f"{self.name}:out_{k % 2 + 1}", dst)
+
+    @property
+    def position_s(self) -> float:
+        return self.state.pos[0] / max(1, self.client.samplerate)
+
+    def close(self):
+        dead = bool(self.state.stats[ST_SHUTDOWN])
+        self.client.close(dead=dead)
+
+
+# --- a private jackd with the dummy backend ----------------------------------------
+
+class PrivateJackServer:
+    """`jackd -n uplift-<id> -d dummy -r SR -p PERIOD`, for machines without an audio
+    device. Points this process's JACK clients at it (JACK_DEFAULT_SERVER)."""
+
+    def __init__(self, samplerate: int = 48000, period: int = 64):
+        self.samplerate = samplerate
+        self.period = period
+        self.name = f"uplift-{uuid.uuid4().hex[:8]}"
+        self.proc: subprocess.Popen | None = None
+        self._saved_env: dict = {}
+
+    def start(self, timeout: float = 10.0) -> "PrivateJackServer":
+        jackd = shutil.which("jackd")
+        if jackd is None:
+            raise JackError("no audio device, and jackd is not installed to run a private "
+                            "dummy JACK server (install jackd2)")
+        env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1", JACK_NO_START_SERVER="1")
+        cmd = [jackd, "-n", self.name, "-r", "-d", "dummy", "-r", str(self.samplerate),
+               "-p", str(self.period)]
+        self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                                     start_new_session=True)
+        for k in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER"):
+            self._saved_env[k] = os.environ.get(k)
+        os.environ["JACK_DEFAULT_SERVER"] = self.name
+        os.environ["JACK_NO_START_SERVER"] = "1"
+        silence_libjack()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                self.stop()
+                raise JackError("the private JACK server (jackd -d dummy) failed to start")
+            status = _i32(0)
+            ptr = jack_client_open(b"uplift-probe", JackNoStartServer, ctypes.byref(status))
+            if ptr:
+                jack_client_close(ptr)
+                return self
+            time.sleep(0.05)
+        self.stop()
+        raise JackError("the private JACK server (jackd -d dummy) did not come up in time")
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(5)
+            except (subprocess.TimeoutExpired, ProcessLookupError):
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                    self.proc.wait(5)
+                except (ProcessLookupError, subprocess.TimeoutExpired):
+                    pass
+        self.proc = None
+        for k, v in self._saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        self._saved_env = {}
+
+
+def server_running() -> bool:
+    """Is a JACK server reachable (JACK_DEFAULT_SERVER or 'default')? Never starts one."""
+    if _jack is None:
+        return False
+    silence_libjack()
+    status = _i32(0)
+    ptr = jack_client_open(b"uplift-probe", JackNoStartServer, ctypes.byref(status))
+    if ptr:
+        jack_client_close(ptr)
+        return True
+    return False

@@ -1,0 +1,396 @@
+"""`LiveSession`: Uplift on a live audio stream (product.md, "Python API", "JACK").
+
+The audio callback is native on both backends (dsp.md, realtime rule 1):
+
+* JACK (app/jack_host.py): libjack's process callback is a Numba @cfunc; the
+  xrun and shutdown notifications are cfuncs too.
+* PortAudio (app/pa_host.py): sounddevice's expert mode with a @cfunc
+  PaStreamCallback.
+
+Both reach everything through one pointer: the address table of a `LiveState`
+(engine state + host arrays). Everything is allocated and compiled before the
+stream starts. Parameters go through `self.engine.set` (engine.live is True
+while the stream runs, so the values travel through the lock-free ring the
+callback drains); meters come back through the engine's seqlock snapshot, with
+the callback count, xruns and load filled in by the callback.
+
+A watchdog thread polls the shutdown flag (raised natively by jack_on_shutdown)
+or the PortAudio stream state; when the server goes away the session stops
+itself, records `error`, and can be started again later with the same values.
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+
+from engine import Engine
+from engine.native import address_table
+from engine.params import param
+from engine.rt import midi_drain
+
+from . import jack_host as J
+
+BACKENDS = ("jack", "portaudio")
+MIDI_READ_BYTES = 1 << 14
+
+
+class LiveError(RuntimeError):
+    """A live-audio problem the user can fix; the message is one clear line."""
+
+
+class LiveSession:
+    def __init__(self, backend: str = "jack", device=None, samplerate=None, blocksize: int = 64,
+                 channels: int = 2, sidechain: bool = False, client_name: str = "uplift",
+                 no_connect: bool = False, engine_values: dict | None = None,
+                 max_block: int = 4096, midi: bool = True):
+        if backend not in BACKENDS:
+            raise ValueError(f"backend: {backend!r} is not one of {', '.join(BACKENDS)}")
+        if channels not in (1, 2):
+            raise ValueError(f"channels: {channels} is not supported (1 or 2)")
+        if blocksize is not None and not 1 <= int(blocksize) <= 8192:
+            raise ValueError(f"blocksize: {blocksize} is out of range (1 .. 8192)")
+        if samplerate is not None and not 44100 <= float(samplerate) <= 192000:
+            raise ValueError(f"samplerate: {samplerate:g} is out of range (44100 .. 192000 Hz)")
+        self.backend = backend
+        self.device = device
+        self.requested_samplerate = samplerate
+        self.requested_blocksize = blocksize
+        self.channels = int(channels)
+        self.sidechain = bool(sidechain)
+        self.client_name = client_name
+        self.no_connect = bool(no_connect)
+        self.max_block = int(max_block)
+        self.midi = bool(midi) and backend == "jack"
+        self._values: dict[str, float] = {}
+        for k, v in (engine_values or {}).items():
+            p = param(k)
+            self._values[p.id] = p.validate(v)
+        self.engine: Engine | None = None
+        self.samplerate: float | None = None
+        self.blocksize: int | None = None
+        self.error: str | None = None
+        self.running = False
+        self._lock = threading.RLock()
+        self._client: J.JackClient | None = None
+        self._pa = None
+        self._host = None
+        self._live_state = None
+        self._table = None
+        self._cfunc = None
+        self._io_extra = 0
+        self._watchdog: threading.Thread | None = None
+        self._stop_evt = threading.Event()
+        self._midi_out = np.zeros(MIDI_READ_BYTES, np.uint8)
+        self._midi_lens = np.zeros(MIDI_READ_BYTES // 2, np.int64)
+        self.port_names: dict[str, str] = {}
+
+    @property
+    def sidechain_channels(self) -> int:
+        if not self.sidechain:
+            return 0
+        return 2 if self.backend == "jack" else self.channels
+
+    # --- lifecycle ---------------------------------------------------------------
+    def start(self) -> "LiveSession":
+        with self._lock:
+            if self.running:
+                return self
+            self.error = None
+            try:
+                if self.backend == "jack":
+                    self._start_jack()
+                else:
+                    self._start_portaudio()
+            except Exception:
+                self._teardown(dead=False)
+                raise
+            self.running = True
+            self._stop_evt.clear()
+            self._watchdog = threading.Thread(target=self._watch, name="uplift-watchdog",
+                                              daemon=True)
+            self._watchdog.start()
+            return self
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stop_evt.set()
+            w = self._watchdog
+        if w is not None and w is not threading.current_thread():
+            w.join(2.0)
+        with self._lock:
+            self._teardown(dead=self._dead())
+            self._watchdog = None
+
+    def close(self) -> None:
+        self.stop()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def _engine_for(self, samplerate: float) -> Engine:
+        """The engine for this stream: reused when the layout matches, else new;
+        either way it carries the session's parameter values."""
+        e = self.engine
+        if (e is None or e.samplerate != float(samplerate) or e.channels != self.channels
+                or e.sidechain_channels != self.sidechain_channels):
+            values = e.values() if e is not None else {}
+            values.update(self._values)
+            e = Engine(samplerate=samplerate, channels=self.channels,
+                       sidechain_channels=self.sidechain_channels, max_block=self.max_block)
+            e.update(values)
+        e.live = False
+        e.reset()
+        self.engine = e
+        return e
+
+    def _build_state(self, samplerate):
+        eng = self._engine_for(samplerate)
+        self._host = J.host_alloc(self.channels, self.sidechain_channels, self.midi)
+        self._live_state = J.LiveState(engine=eng.state, host=self._host)
+        self._table = address_table(self._live_state)
+        return eng
+
+    def _start_jack(self):
+        try:
+            client = J.JackClient(self.client_name)
+        except J.JackError as e:
+            raise LiveError(str(e)) from None
+        self._client = client
+        if self.requested_samplerate and int(self.requested_samplerate) != client.samplerate:
+            raise LiveError(f"the JACK server runs at {client.samplerate} Hz, not "
+                            f"{self.requested_samplerate:g} Hz (restart jackd with -r, or omit "
+                            f"--samplerate)")
+        self.samplerate = float(client.samplerate)
+        self.blocksize = client.blocksize
+        eng = self._build_state(self.samplerate)
+        self._cfunc = J.make_process_cfunc(self._live_state)   # compiled before activation
+        h = self._host
+        n = client.name
+        names = {}
+        for k in range(self.channels):
+            h.ports[J.P_IN + k] = client.register(f"in_{k + 1}")
+            names[f"in_{k + 1}"] = f"{n}:in_{k + 1}"
+        for k in range(self.sidechain_channels):
+            h.ports[J.P_SC + k] = client.register(f"sc_{k + 1}")
+            names[f"sc_{k + 1}"] = f"{n}:sc_{k + 1}"
+        for k in range(self.channels):
+            h.ports[J.P_OUT + k] = client.register(f"out_{k + 1}", output=True)
+            names[f"out_{k + 1}"] = f"{n}:out_{k + 1}"
+        if self.midi:
+            h.ports[J.P_MIDI] = client.register("midi_in", midi=True)
+            names["midi_in"] = f"{n}:midi_in"
+        self.port_names = names
+        client.set_callbacks(self._cfunc, int(self._table.ctypes.data), h.stats)
+        eng.live = True
+        client.activate()
+        if not self.no_connect:
+            self._autoconnect(client)
+
+    def _autoconnect(self, client):
+        n = client.name
+        capture = client.physical(output=True)
+        playback = client.physical(output=False)
+        for k in range(min(self.channels, len(capture))):
+            client.connect(capture[k], f"{n}:in_{k + 1}")
+        if self.channels == 1:
+            for dst in playback[:2]:
+                client.connect(f"{n}:out_1", dst)
+        else:
+            for k in range(min(2, len(playback))):
+                client.connect(f"{n}:out_{k + 1}", playback[k])
+        if self.midi:
+            for src in client.physical(output=True, midi=True):
+                try:
+                    client.connect(src, f"{n}:midi_in")
+                except J.JackError:
+                    pass
+
+    def _start_portaudio(self):
+        from . import pa_host as P
+        nin = self.channels + self.sidechain_channels
+        try:
+            din, dout, sr = P.resolve(self.device, self.requested_samplerate, self.channels, nin)
+        except P.PaError as e:
+            raise LiveError(str(e)) from None
+        if not 44100 <= sr <= 192000:
+            raise LiveError(f"the audio device runs at {sr:g} Hz; Uplift needs 44100 .. 192000 Hz "
+                            f"(use --samplerate)")
+        self._build_state(sr)
+        self._cfunc = P.make_pa_cfunc(self._live_state)        # compiled before the stream opens
+        try:
+            self._pa = P.PaStream(din, dout, sr, self.requested_blocksize or 0, self.channels, nin,
+                                  self._cfunc, self._table)
+        except P.PaError as e:
+            raise LiveError(str(e)) from None
+        self.samplerate = self._pa.samplerate
+        self.blocksize = self._pa.blocksize
+        self._io_extra = self._pa.io_latency_samples
+        self.engine.live = True
+        try:
+            self._pa.start()
+        except P.PaError as e:
+            raise LiveError(str(e)) from None
+
+    def _dead(self) -> bool:
+        return self._host is not None and bool(self._host.stats[J.ST_SHUTDOWN])
+
+    def _teardown(self, dead: bool):
+        """Close the stream/client; keep the engine (and its values)."""
+        if self._client is not None:
+            try:
+                self._client.close(dead=dead)
+            finally:
+                self._client = None
+        if self._pa is not None:
+            from . import pa_host as P
+            self._pa.close(dead=dead)
+            if dead and "JACK" in getattr(self._pa, "hostapi", ""):
+                P.poison()
+            else:
+                P.release()
+            self._pa = None
+        if self.engine is not None:
+            self.engine.live = False
+        self.running = False
+
+    def _watch(self):
+        while not self._stop_evt.wait(0.02):
+            lost = None
+            if self._host is not None and self._host.stats[J.ST_SHUTDOWN]:
+                lost = "the JACK server stopped (or shut Uplift's client down)"
+            elif self._pa is not None and not self._pa.active:
+                lost = "the audio stream stopped (device lost?)"
+                if "JACK" in self._pa.hostapi:
+                    self._host.stats[J.ST_SHUTDOWN] = 1
+            if lost:
+                with self._lock:
+                    if self._stop_evt.is_set():
+                        return
+                    self.error = lost
+                    self._teardown(dead=True)
+                return
+
+    # --- parameters ------------------------------------------------------------
+    def set(self, id_: str, value) -> float:
+        p = param(id_)
+        if self.engine is not None:
+            v = self.engine.set(p.id, value)
+        else:
+            v = p.validate(value)
+        self._values[p.id] = v
+        return v
+
+    def get(self, id_: str) -> float:
+        p = param(id_)
+        if self.engine is not None:
+            return self.engine.get(p.id)
+        return self._values.get(p.id, p.default)
+
+    def values(self) -> dict:
+        if self.engine is not None:
+            return self.engine.values()
+        from engine.params import PARAMS
+        out = {p.id: p.default for p in PARAMS}
+        out.update(self._values)
+        return out
+
+    def update(self, values: dict) -> None:
+        checked = [(param(k).id, param(k).validate(v)) for k, v in values.items()]
+        for k, v in checked:
+            self.set(k, v)
+
+    # --- readouts ---------------------------------------------------------------
+    @property
+    def latency_samples(self) -> int:
+        """Engine (algorithmic) latency in samples."""
+        if self.engine is not None:
+            return self.engine.latency_samples
+        from engine import chain
+        return int(chain.total_latency(float(self.requested_samplerate or 48000),
+                                       self.values()["lookahead"]))
+
+    @property
+    def io_latency_samples(self) -> int:
+        """Engine latency + the I/O path's buffers. JACK: the capture latency arriving at
+        in_1 plus the playback latency leaving out_1 (port latency ranges)."""
+        extra = self._io_extra
+        c = self._client
+        if c is not None and c.ptr:
+            cap = c.latency_range("in_1", J.JackCaptureLatency)[1]
+            play = c.latency_range("out_1", J.JackPlaybackLatency)[1]
+            extra = cap + play
+        return self.latency_samples + int(extra)
+
+    def latency_ms(self) -> tuple[float, float]:
+        sr = self.samplerate or 48000.0
+        return 1000.0 * self.latency_samples / sr, 1000.0 * self.io_latency_samples / sr
+
+    def stats(self) -> dict:
+        h = self._host
+        if h is None:
+            return {"callbacks": 0, "xruns": 0, "load": 0.0, "load_max": 0.0, "load_avg": 0.0,
+                    "samplerate": self.samplerate, "blocksize": self.blocksize,
+                    "running": self.running, "error": self.error, "backend": self.backend}
+        st = h.stats
+        frames = int(st[J.ST_FRAMES])
+        busy = int(st[J.ST_BUSY_NS])
+        sr = self.samplerate or 48000.0
+        out = {
+            "callbacks": int(st[J.ST_CALLBACKS]),
+            "xruns": int(st[J.ST_XRUNS]),
+            "load": float(h.fstats[J.FS_LOAD]),
+            "load_max": float(h.fstats[J.FS_LOAD_MAX]),
+            "load_avg": busy / (frames / sr * 1e9) if frames else 0.0,
+            "frames": frames,
+            "samplerate": self.samplerate,
+            "blocksize": int(st[J.ST_LAST_NFRAMES]) or self.blocksize,
+            "latency_samples": self.latency_samples,
+            "io_latency_samples": self.io_latency_samples if self.running else None,
+            "midi_dropped": int(h.midi_hdr[1]),
+            "running": self.running,
+            "error": self.error,
+            "backend": self.backend,
+        }
+        c = self._client
+        if c is not None and c.ptr:
+            out["jack_cpu_load"] = c.cpu_load() / 100.0
+        return out
+
+    def meters(self) -> dict:
+        if self.engine is None:
+            return {}
+        m = self.engine.meters()
+        s = self.stats()
+        for k in ("callbacks", "xruns", "load", "load_max"):
+            m[k] = s[k]
+        return m
+
+    def read_midi(self) -> list[bytes]:
+        """Raw MIDI messages received on CLIENT:midi_in since the last call."""
+        h = self._host
+        if h is None or not self.midi:
+            return []
+        msgs = []
+        while True:
+            nm, nb = midi_drain(h.midi_hdr, h.midi_data, self._midi_out, self._midi_lens)
+            if nm == 0:
+                return msgs
+            pos = 0
+            for k in range(nm):
+                n = int(self._midi_lens[k])
+                msgs.append(bytes(self._midi_out[pos:pos + n]))
+                pos += n
+
+    def wait(self, seconds: float, poll: float = 0.05) -> bool:
+        """Sleep up to `seconds`; returns False early if the stream died."""
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            if not self.running:
+                return False
+            time.sleep(min(poll, max(0.0, end - time.monotonic())))
+        return self.running
