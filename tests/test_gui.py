@@ -1,0 +1,481 @@
+"""GUI tests (pytest-qt, offscreen): controls from the table, knob gestures reach
+the engine, presets round-trip through the window, meters follow a running
+engine, the transfer curve is the engine's static curve, MIDI hooks, layout."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from PyQt6.QtCore import QPoint, QPointF, Qt
+from PyQt6.QtGui import QMouseEvent, QWheelEvent
+from PyQt6.QtWidgets import QApplication, QMenu
+
+from engine import Engine
+from engine.params import BY_ID, PARAMS
+from ui import theme
+from ui.knob import Knob, quantize, value_text
+from ui.switches import EnumSwitch, PowerSwitch, ToggleSwitch
+from ui.window import MainWindow
+
+NO_MOD = Qt.KeyboardModifier.NoModifier
+SHIFT = Qt.KeyboardModifier.ShiftModifier
+LEFT = Qt.MouseButton.LeftButton
+
+
+@pytest.fixture(scope="module")
+def engine_factory():
+    made = []
+
+    def make(**kw):
+        e = Engine(**kw)
+        made.append(e)
+        return e
+    yield make
+
+
+@pytest.fixture
+def win(qtbot, engine_factory, tmp_path, monkeypatch):
+    monkeypatch.setenv("UPLIFT_CONFIG_DIR", str(tmp_path / "config"))
+    theme.apply(QApplication.instance())
+    eng = engine_factory()
+    w = MainWindow(eng)
+    w.timer.stop()              # tests drive refresh() themselves
+    qtbot.addWidget(w)
+    w.resize(1280, 800)
+    w.show()
+    qtbot.waitExposed(w)
+    w.engine = eng
+    return w
+
+
+# --- event helpers (sent straight to the widget: no window manager involved) ---
+
+def _mouse(widget, kind, pos, button=LEFT, buttons=None, mods=NO_MOD):
+    buttons = LEFT if buttons is None else buttons
+    p = QPointF(pos)
+    ev = QMouseEvent(kind, p, widget.mapToGlobal(p), button, buttons, mods)
+    QApplication.sendEvent(widget, ev)
+
+
+def drag(widget, dy, dx=0, mods=NO_MOD, steps=10):
+    c = QPointF(widget.width() / 2, widget.height() / 2)
+    _mouse(widget, QMouseEvent.Type.MouseButtonPress, c, mods=mods)
+    for i in range(1, steps + 1):
+        _mouse(widget, QMouseEvent.Type.MouseMove,
+               QPointF(c.x() + dx * i / steps, c.y() - dy * i / steps),
+               button=Qt.MouseButton.NoButton, mods=mods)
+    _mouse(widget, QMouseEvent.Type.MouseButtonRelease, QPointF(c.x() + dx, c.y() - dy),
+           buttons=Qt.MouseButton.NoButton, mods=mods)
+
+
+def wheel(widget, notches, mods=NO_MOD):
+    c = QPointF(widget.width() / 2, widget.height() / 2)
+    ev = QWheelEvent(c, widget.mapToGlobal(c), QPoint(0, 0), QPoint(0, int(120 * notches)),
+                     Qt.MouseButton.NoButton, mods, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(widget, ev)
+
+
+def dclick(widget):
+    c = QPointF(widget.width() / 2, widget.height() / 2)
+    _mouse(widget, QMouseEvent.Type.MouseButtonPress, c)
+    _mouse(widget, QMouseEvent.Type.MouseButtonRelease, c, buttons=Qt.MouseButton.NoButton)
+    _mouse(widget, QMouseEvent.Type.MouseButtonDblClick, c)
+    _mouse(widget, QMouseEvent.Type.MouseButtonRelease, c, buttons=Qt.MouseButton.NoButton)
+
+
+# --- every parameter has a control ---------------------------------------------
+
+def test_every_parameter_has_a_control(win):
+    assert set(win.controls) == {p.id for p in PARAMS}
+    for p in PARAMS:
+        c = win.controls[p.id]
+        if p.kind == "float":
+            assert isinstance(c, Knob), p.id
+        elif p.kind == "enum":
+            assert isinstance(c, EnumSwitch), p.id
+            assert [b.text() for b in c.buttons] == list(p.choices)
+        else:
+            assert isinstance(c, (ToggleSwitch, PowerSwitch)), p.id
+        assert c.isVisible(), p.id
+        assert c.value() == pytest.approx(win.engine.get(p.id)), p.id
+    assert win.controls["amount"].hero
+    # the stage switches sit in their panels' titles, bypass/delta in the header
+    for g in ("gate", "drift", "settle"):
+        assert win.panels[g].power is win.controls[f"{g}_on"]
+    assert win.panels["output"].power is win.controls["limiter_on"]
+    assert win.controls["bypass"].text() == "BYPASS"
+
+
+def test_knob_readouts_use_the_table(win):
+    k = win.controls["ratio"]
+    k.setValue(100.0)
+    assert value_text(k.param, k.value()) == "∞:1"
+    assert value_text(BY_ID["gate_ratio"], 100.0) == "∞:1"
+    assert value_text(BY_ID["threshold"], -18.0) == "−18 dBFS"
+    assert value_text(BY_ID["sc_hpf"], 123.456) == "123 Hz"
+    # log taper: the middle of an attack knob is the geometric mean of its range
+    p = BY_ID["attack"]
+    assert p.taper == "log"
+    assert p.from_norm(0.5) == pytest.approx(math.sqrt(p.min * p.max))
+
+
+# --- gestures reach the engine ----------------------------------------------------
+
+def test_drag_turns_knob_and_sets_engine(win, qtbot):
+    k = win.controls["threshold"]
+    before = win.engine.get("threshold")
+    drag(k, dy=44)                                  # up = more
+    up = win.engine.get("threshold")
+    assert up > before
+    assert k.value() == pytest.approx(up)
+    # 44 px of a 220 px full-range drag = 1/5 of the range
+    p = k.param
+    assert p.to_norm(up) - p.to_norm(before) == pytest.approx(0.2, abs=0.01)
+    drag(k, dy=-88)
+    assert win.engine.get("threshold") < up
+    # shift-drag is ten times finer
+    start = win.engine.get("threshold")
+    drag(k, dy=44, mods=SHIFT)
+    fine = win.engine.get("threshold") - start
+    assert 0 < fine < (up - before) / 5
+
+
+def test_drag_follows_log_taper(win):
+    k = win.controls["release"]
+    p = k.param
+    u0 = p.to_norm(win.engine.get("release"))
+    drag(k, dy=22)                                  # +0.1 in knob position
+    v = win.engine.get("release")
+    assert v == pytest.approx(p.from_norm(u0 + 0.1), rel=0.01)
+
+
+def test_wheel_and_keys(win, qtbot):
+    k = win.controls["makeup"]
+    wheel(k, 3)
+    assert win.engine.get("makeup") == pytest.approx(
+        BY_ID["makeup"].from_norm(BY_ID["makeup"].to_norm(0.0) + 0.06), abs=0.05)
+    wheel(k, -3)
+    assert win.engine.get("makeup") == pytest.approx(0.0, abs=0.05)
+    k.setFocus()
+    before = win.engine.get("makeup")
+    qtbot.keyClick(k, Qt.Key.Key_Up)
+    assert win.engine.get("makeup") > before
+    qtbot.keyClick(k, Qt.Key.Key_Down)
+    qtbot.keyClick(k, Qt.Key.Key_Down)
+    assert win.engine.get("makeup") < before
+    qtbot.keyClick(k, Qt.Key.Key_End)
+    assert win.engine.get("makeup") == BY_ID["makeup"].max
+    qtbot.keyClick(k, Qt.Key.Key_Home)
+    assert win.engine.get("makeup") == BY_ID["makeup"].min
+
+
+def test_double_click_resets_to_default(win):
+    for pid in ("amount", "gate_release", "ceiling"):
+        k = win.controls[pid]
+        drag(k, dy=-30)
+        assert win.engine.get(pid) != pytest.approx(BY_ID[pid].default)
+        dclick(k)
+        assert win.engine.get(pid) == pytest.approx(BY_ID[pid].default)
+        assert k.value() == pytest.approx(BY_ID[pid].default)
+
+
+def test_switches_set_engine(win, qtbot):
+    det = win.controls["detector"]
+    qtbot.mouseClick(det.buttons[1], LEFT)
+    assert win.engine.get("detector") == 1.0
+    qtbot.mouseClick(det.buttons[0], LEFT)
+    assert win.engine.get("detector") == 0.0
+    gate = win.controls["gate_on"]
+    assert win.engine.get("gate_on") == 0.0
+    qtbot.mouseClick(gate, LEFT)
+    assert win.engine.get("gate_on") == 1.0
+    assert win.controls["gate_threshold"]._active
+    bypass = win.controls["bypass"]
+    qtbot.mouseClick(bypass, LEFT)
+    assert win.engine.get("bypass") == 1.0
+    qtbot.mouseClick(win.controls["delta"], LEFT)
+    assert win.engine.get("delta") == 1.0
+    qtbot.mouseClick(win.controls["auto_makeup"], LEFT)
+    assert win.engine.get("auto_makeup") == 1.0
+
+
+def test_stage_off_dims_its_knobs(win, qtbot):
+    qtbot.mouseClick(win.controls["settle_on"], LEFT)
+    assert win.engine.get("settle_on") == 0.0
+    assert not win.controls["ratio"]._active
+    assert not win.settle_gr.active
+
+
+# --- values changed elsewhere are shown --------------------------------------------
+
+def test_external_changes_are_shown(win):
+    win.externalValue.emit("amount", 72.0)          # MIDI thread's hook (queued-safe)
+    QApplication.processEvents()
+    assert win.controls["amount"].value() == 72.0
+    win.engine.set("ratio", 8.0)                     # someone else set it on the session
+    for _ in range(10):
+        win.refresh()
+    assert win.controls["ratio"].value() == 8.0
+
+
+# --- presets ------------------------------------------------------------------------
+
+def test_preset_save_load_round_trip(win, tmp_path):
+    presets = pytest.importorskip("app.presets")
+    assert win.presets is presets
+    drag(win.controls["amount"], dy=30)
+    win.controls["topology"].buttons[1].click()
+    saved = win.values()
+    path = win.save_preset_as("My take")
+    assert path is not None and str(path).startswith(str(tmp_path))
+    assert win.preset_name == "My take"
+    win._fill_preset_menu()
+    names = [a.text() for a in win.preset_menu.actions()]
+    assert "My take" in names and "Save as…" in names
+    for n in presets.factory_presets():
+        assert n in names
+    # change things, then load it back through the menu
+    dclick(win.controls["amount"])
+    win.controls["topology"].buttons[0].click()
+    assert win.engine.get("amount") != saved["amount"]
+    act = next(a for a in win.preset_menu.actions() if a.text() == "My take")
+    act.trigger()
+    for pid in ("amount", "topology", "threshold"):
+        assert win.engine.get(pid) == pytest.approx(saved[pid])
+        assert win.controls[pid].value() == pytest.approx(saved[pid])
+    assert "My take" in win.preset_button.text()
+
+
+def test_factory_preset_loads_and_keeps_monitoring(win, qtbot):
+    presets = pytest.importorskip("app.presets")
+    qtbot.mouseClick(win.controls["bypass"], LEFT)
+    name = next(iter(presets.factory_presets()))
+    assert win.load_preset(name)
+    want = presets.load_preset(name)
+    for pid, v in want.items():
+        if pid in ("bypass", "delta"):
+            continue
+        assert win.engine.get(pid) == pytest.approx(v), pid
+        assert win.controls[pid].value() == pytest.approx(v), pid
+    assert win.engine.get("bypass") == 1.0            # monitoring state survives a preset
+    assert not win.load_preset("no such preset")
+    assert win.preset_name == name
+
+
+def test_no_presets_module_hides_the_menu(qtbot, engine_factory):
+    w = MainWindow(engine_factory(), presets=None)
+    qtbot.addWidget(w)
+    w.timer.stop()
+    assert w.preset_menu.menuAction() not in w.menuBar().actions()
+    assert not w.preset_button.isVisible()
+
+
+# --- meters ---------------------------------------------------------------------------
+
+def _sine(sr, seconds, db, f=1000.0, ch=2):
+    t = np.arange(int(sr * seconds)) / sr
+    x = 10 ** (db / 20) * np.sin(2 * np.pi * f * t)
+    return np.stack([x] * ch, axis=1).astype(np.float32)
+
+
+def test_meters_follow_a_running_engine(win):
+    win.refresh()
+    assert max(win.in_meter.peak) < -100
+    eng = win.engine
+    eng.set("threshold", -30.0)
+    eng.set("ratio", 4.0)
+    x = _sine(eng.samplerate, 0.5, -6.0)
+    for i in range(0, x.shape[0], 256):
+        eng.process(x[i:i + 256])
+    win.refresh()
+    m = eng.meters()
+    assert win.in_meter.peak[0] == pytest.approx(m["in_peak_db"][0])
+    assert -8 < win.in_meter.peak[0] < -4
+    assert win.in_meter.held() >= win.in_meter.peak[0]
+    assert win.out_meter.peak[0] == pytest.approx(m["out_peak_db"][0])
+    assert win.settle_gr.gr == pytest.approx(max(0.0, m["settle_gr_db"]))
+    assert win.settle_gr.gr > 3.0                  # -6 dBFS into -30 dB / 4:1
+    assert np.allclose(win.bars.lift, m["drift_lift_db"])
+    assert np.allclose(win.bars.heat, np.clip(m["drift_heat"], 0, 1))
+    assert win.latency_readout.value.text() == \
+        f"{eng.latency_samples / eng.samplerate * 1000:.2f} ms"
+    # silence: the bars fall, the hold stays for a while
+    held = win.in_meter.held()
+    z = np.zeros((48000, 2), np.float32)
+    eng.process(z)
+    win.refresh()
+    assert win.in_meter.peak[0] < -12
+    assert win.in_meter.held() == pytest.approx(held)
+
+
+def test_status_with_live_session_stats(qtbot, engine_factory):
+    eng = engine_factory()
+
+    class FakeLive:
+        samplerate = 48000
+        latency_samples = 96
+        io_latency_samples = 128
+
+        def set(self, k, v):
+            return eng.set(k, v)
+
+        def get(self, k):
+            return eng.get(k)
+
+        def values(self):
+            return eng.values()
+
+        def meters(self):
+            return dict(eng.meters(), load=0.25, xruns=3, callbacks=1000)
+
+        def stats(self):
+            return {"callbacks": 1000, "xruns": 3, "load": 0.25}
+
+    w = MainWindow(FakeLive())
+    qtbot.addWidget(w)
+    w.timer.stop()
+    w.refresh()
+    assert w.load_readout.value.text() == "25 %"
+    assert w.xrun_readout.value.text() == "3"
+    assert w.latency_readout.key.text() == "LATENCY + I/O"
+    assert w.latency_readout.value.text() == f"{(96 + 128) / 48:.2f} ms"
+
+
+def test_block_size_menu_restarts_the_session(qtbot, engine_factory):
+    made = []
+
+    def factory(**info):
+        e = engine_factory()
+        made.append((e, info))
+        return e, info, None
+
+    first = engine_factory()
+    w = MainWindow(first, session_factory=factory, session_info={"backend": "jack",
+                                                                 "blocksize": 64})
+    qtbot.addWidget(w)
+    w.timer.stop()
+    drag(w.controls["amount"], dy=40)
+    amount = first.get("amount")
+    w._fill_block_menu()
+    act = next(a for a in w.block_menu.actions() if a.text().startswith("128 frames"))
+    act.trigger()
+    assert made and made[-1][1]["blocksize"] == 128
+    assert w.session is made[-1][0]
+    assert w.session.get("amount") == pytest.approx(amount)      # parameters carried over
+    assert "128 frames" in w.audio_button.text()
+
+
+# --- transfer curve ----------------------------------------------------------------------
+
+def test_transfer_curve_is_the_engines(win):
+    from ui.curve import find_curve_function
+    fn = find_curve_function()
+    if fn is None:
+        assert win.curve.curve_fn is None
+        x, y = win.curve.curve_data()
+        assert x.size == 0                       # nothing invented while engine.curve is missing
+        pytest.skip("engine.curve has not landed")
+    drag(win.controls["threshold"], dy=-30)
+    win.curve._recompute()
+    x, y = win.curve.curve_data()
+    values = win.engine.values()
+    for xin in (-80.0, -40.0, -20.0, -6.0, 0.0):
+        i = int(np.argmin(np.abs(x - xin)))
+        assert x[i] == pytest.approx(xin)
+        assert y[i] == pytest.approx(float(fn(values, np.array([xin]))[0]), abs=1e-6)
+    # the live dot sits on the curve at the detector level
+    win.curve.set_detector(-30.0)
+    dx, dy = win.curve.dot_position()
+    assert dx == -30.0
+    assert dy == pytest.approx(float(np.interp(-30.0, x, y)), abs=1e-6)
+
+
+# --- MIDI hooks ------------------------------------------------------------------------------
+
+def test_midi_learn_and_forget_hooks(win, qtbot):
+    k = win.controls["amount"]
+    menu = QMenu()
+    k._midi_menu(menu)
+    texts = [a.text() for a in menu.actions()]
+    assert "MIDI learn" in texts and any(t.startswith("Forget MIDI") for t in texts)
+    with qtbot.waitSignal(win.midiLearnRequested) as blocker:
+        next(a for a in menu.actions() if a.text() == "MIDI learn").trigger()
+    assert blocker.args == ["amount"]
+    assert k.isMidiLearning()
+    # learning another knob cancels the first
+    with qtbot.waitSignal(win.midiLearnCancelled):
+        win.controls["ratio"]._toggle_learn()
+    assert not k.isMidiLearning() and win.controls["ratio"].isMidiLearning()
+    # Escape cancels a pending learn
+    with qtbot.waitSignal(win.midiLearnCancelled) as blocker:
+        qtbot.keyClick(win, Qt.Key.Key_Escape)
+    assert blocker.args == ["ratio"]
+    assert not win.controls["ratio"].isMidiLearning()
+    with qtbot.waitSignal(win.midiForgetRequested) as blocker:
+        next(a for a in menu.actions() if a.text().startswith("Forget MIDI")).trigger()
+    assert blocker.args == ["amount"]
+    # the MIDI code's side: mapping badge, learned callback from any thread
+    win.midiLearned.emit("ratio", 0, 21)
+    assert win.controls["ratio"].midiMapping() == "CC 21 · ch 1"
+    # every switch offers the same menu
+    for pid in ("gate_on", "detector", "bypass"):
+        m = QMenu()
+        win.controls[pid]._midi_menu(m)
+        assert "MIDI learn" in [a.text() for a in m.actions()]
+
+
+def test_attach_midi_controller(win, tmp_path):
+    midi = pytest.importorskip("app.midi")
+    if not hasattr(midi, "MidiController"):
+        pytest.skip("app.midi has no MidiController yet")
+    ctl = midi.MidiController(setter=win.session.set, values=win.values(), persist=False)
+    win.attach_midi(ctl)
+    win.controls["amount"]._toggle_learn()
+    assert ctl.learning == "amount"
+    # the learned CC, then it drives the knob (soft takeover: it must pass 30 % first)
+    for v in (10, 30, 50, 80, 127):
+        ctl.feed(bytes([0xB0, 21, v]))
+    QApplication.processEvents()
+    assert ctl.binding("amount") == (0, 21)
+    assert not win.controls["amount"].isMidiLearning()
+    assert win.controls["amount"].midiMapping() == "CC 21 · ch 1"
+    assert win.engine.get("amount") == pytest.approx(100.0)
+    assert win.controls["amount"].value() == pytest.approx(100.0)
+    win.midiForgetRequested.emit("amount")
+    assert ctl.binding("amount") is None
+    assert win.controls["amount"].midiMapping() is None
+
+
+# --- layout ------------------------------------------------------------------------------------
+
+def test_layout_at_1280x800_has_no_overlaps(win):
+    win.resize(1280, 800)
+    QApplication.processEvents()
+    rects = {}
+    for pid, c in win.controls.items():
+        assert c.isVisible()
+        r = c.rect().translated(c.mapTo(win, QPoint(0, 0)))
+        assert win.rect().contains(r), pid
+        assert c.width() >= c.minimumSizeHint().width() - 1, pid
+        assert c.height() >= c.minimumSizeHint().height() - 1, pid
+        rects[pid] = r
+    ids = list(rects)
+    for i, a in enumerate(ids):
+        for b in ids[i + 1:]:
+            assert not rects[a].intersects(rects[b]), (a, b)
+    for w in (win.curve, win.bars, win.in_meter, win.out_meter, win.gate_gr, win.settle_gr):
+        r = w.rect().translated(w.mapTo(win, QPoint(0, 0)))
+        assert win.rect().contains(r)
+        for pid, cr in rects.items():
+            assert not r.intersects(cr), (w.objectName(), pid)
+
+
+def test_quantize_stays_in_range():
+    for p in PARAMS:
+        if p.kind != "float":
+            continue
+        for u in np.linspace(0, 1, 41):
+            v = quantize(p, p.from_norm(u))
+            assert p.min <= v <= p.max, (p.id, u, v)
+            p.validate(v)

@@ -1,0 +1,209 @@
+"""The transfer curve: the whole chain's static input→output curve for a steady
+signal (engine/curve.py), redrawn when a parameter changes, with the live
+detector dot riding on it.
+
+The curve itself comes only from the engine's static-curve function; if that
+module is not available the plot shows its frame, the unity line and the
+stage thresholds, and says the curve is unavailable — it never draws an
+invented curve.
+"""
+from __future__ import annotations
+
+import importlib
+import inspect
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6.QtCore import Qt, QTimer
+from PyQt6.QtGui import QColor, QFont
+from PyQt6.QtWidgets import QSizePolicy
+
+from . import theme
+
+X_MIN, X_MAX = -96.0, 0.0
+Y_MIN, Y_MAX = -96.0, 6.0
+STEP_DB = 0.5
+
+_CANDIDATES = ("chain_curve", "static_curve", "transfer_curve", "whole_chain_curve",
+               "curve", "static_transfer")
+
+
+def find_curve_function():
+    """Return f(values: dict, levels_db: ndarray) -> ndarray (output dBFS), or None.
+
+    Adapts to the engine module's calling convention once, by probing with the
+    defaults; anything that does not give one finite output per input is ignored.
+    """
+    try:
+        mod = importlib.import_module("engine.curve")
+    except Exception:
+        return None
+    from engine.params import PARAMS
+    defaults = {p.id: p.default for p in PARAMS}
+    probe = np.array([-60.0, -30.0, -10.0])
+    for name in _CANDIDATES:
+        fn = getattr(mod, name, None)
+        if fn is None or not callable(fn) or inspect.isclass(fn):
+            continue
+        for order in ("values_first", "levels_first"):
+            def call(values, levels, fn=fn, order=order):
+                lv = np.asarray(levels, dtype=float)
+                out = fn(values, lv) if order == "values_first" else fn(lv, values)
+                if isinstance(out, tuple) and len(out) == 2:
+                    out = out[1]
+                return np.asarray(out, dtype=float).reshape(lv.shape)
+            try:
+                y = call(defaults, probe)
+            except Exception:
+                continue
+            if y.shape == probe.shape and np.all(np.isfinite(y)):
+                call.__name__ = f"engine.curve.{name}"
+                return call
+    return None
+
+
+class TransferCurve(pg.PlotWidget):
+    def __init__(self, curve_fn="auto", parent=None):
+        super().__init__(parent=parent, background=theme.PANEL)
+        self.curve_fn = find_curve_function() if curve_fn == "auto" else curve_fn
+        self.setObjectName("transfer_curve")
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
+        self.setMinimumSize(240, 220)
+        pi = self.getPlotItem()
+        pi.setMenuEnabled(False)
+        pi.hideButtons()
+        self.setMouseEnabled(False, False)
+        pi.showGrid(x=True, y=True, alpha=0.12)
+        pi.setRange(xRange=(X_MIN, X_MAX), yRange=(Y_MIN, Y_MAX), padding=0.0)
+        font = QFont()
+        font.setPixelSize(10)
+        for side in ("left", "bottom"):
+            ax = pi.getAxis(side)
+            ax.setPen(pg.mkPen(theme.BORDER))
+            ax.setTextPen(pg.mkPen(theme.TEXT_DIM))
+            ax.setStyle(tickFont=font, tickLength=-4)
+            ax.setTickSpacing(24, 12)
+        pi.getAxis("left").setWidth(32)
+        pi.getAxis("bottom").setHeight(22)
+        pi.setTitle(f"<span style='color:{theme.TEXT_DIM};font-size:11px;font-weight:700;"
+                    f"letter-spacing:2px'>TRANSFER CURVE</span>"
+                    f"<span style='color:{theme.TEXT_FAINT};font-size:10px'>"
+                    f"&nbsp;&nbsp;in → out, dBFS</span>")
+        self.unity = pi.plot([X_MIN, X_MAX], [X_MIN, X_MAX],
+                             pen=pg.mkPen(theme.TEXT_FAINT, width=1, style=Qt.PenStyle.DashLine))
+        self.markers = {}
+        for key, group in (("gate", "gate"), ("drift", "drift"), ("settle", "settle"),
+                           ("settle2", "settle")):
+            c = theme.accent(group)
+            c.setAlpha(90)
+            line = pg.InfiniteLine(angle=90, movable=False,
+                                   pen=pg.mkPen(c, width=1, style=Qt.PenStyle.DotLine))
+            line.setVisible(False)
+            pi.addItem(line)
+            self.markers[key] = line
+        self.ceiling_line = pg.InfiniteLine(angle=0, movable=False,
+                                            pen=pg.mkPen(QColor(198, 146, 234, 90), width=1,
+                                                         style=Qt.PenStyle.DotLine))
+        self.ceiling_line.setVisible(False)
+        pi.addItem(self.ceiling_line)
+        glow = QColor(theme.ACCENT["drift"])
+        self.curve_item = pi.plot([], [], pen=pg.mkPen(glow, width=2.5), antialias=True)
+        self.dot = pg.ScatterPlotItem(size=13, pen=pg.mkPen("#ffffff", width=1.5),
+                                      brush=pg.mkBrush(theme.ACCENT["settle"]), antialias=True)
+        pi.addItem(self.dot)
+        self.det_line = pg.InfiniteLine(angle=90, movable=False,
+                                        pen=pg.mkPen(QColor(255, 255, 255, 70), width=1))
+        self.det_line.setVisible(False)
+        pi.addItem(self.det_line)
+        self.message = pg.TextItem("", color=theme.TEXT_DIM, anchor=(0.5, 0.5))
+        self.message.setPos((X_MIN + X_MAX) / 2, (Y_MIN + Y_MAX) / 2 + 12)
+        pi.addItem(self.message)
+        self._x = np.arange(X_MIN, X_MAX + STEP_DB / 2, STEP_DB)
+        self._y = None
+        self.error = None
+        self._pending = None
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(25)
+        self._timer.timeout.connect(self._recompute)
+        if self.curve_fn is None:
+            self.message.setText("static curve not available\n(engine.curve missing)")
+
+    # --- data ---
+    def set_curve_function(self, fn) -> None:
+        self.curve_fn = fn
+        self.message.setText("" if fn else "static curve not available\n(engine.curve missing)")
+
+    def set_values(self, values: dict, now: bool = False) -> None:
+        """Parameters changed: redraw (debounced, so a fast drag stays smooth)."""
+        self._pending = dict(values)
+        self._update_markers(self._pending)
+        if now:
+            self._recompute()
+        elif not self._timer.isActive():
+            self._timer.start()
+
+    def _update_markers(self, v: dict):
+        def show(key, on, x):
+            m = self.markers[key]
+            m.setVisible(bool(on))
+            if on:
+                m.setValue(x)
+        show("gate", v.get("gate_on", 0) >= 0.5, v.get("gate_threshold", -60))
+        show("drift", v.get("drift_on", 0) >= 0.5, v.get("drift_threshold", -40))
+        show("settle", v.get("settle_on", 0) >= 0.5, v.get("threshold", -18))
+        show("settle2", v.get("settle_on", 0) >= 0.5 and v.get("ratio2", 1) > 1.0,
+             v.get("threshold2", 0))
+        lim = v.get("limiter_on", 0) >= 0.5
+        self.ceiling_line.setVisible(lim)
+        if lim:
+            self.ceiling_line.setValue(v.get("ceiling", 0))
+
+    def _recompute(self):
+        if self._pending is None or self.curve_fn is None:
+            return
+        values, self._pending = self._pending, None
+        try:
+            y = np.asarray(self.curve_fn(values, self._x), dtype=float)
+            self.error = None
+        except Exception as e:       # a curve bug must not take the window down
+            self.error = f"{type(e).__name__}: {e}"
+            self.message.setText("static curve failed:\n" + self.error[:80])
+            return
+        self.message.setText("")
+        self._y = y
+        ok = np.isfinite(y)
+        self.curve_item.setData(self._x[ok], np.clip(y[ok], Y_MIN - 24, Y_MAX + 24))
+
+    def curve_data(self):
+        """(input dBFS, output dBFS) as plotted."""
+        x, y = self.curve_item.getData()
+        return (np.asarray(x) if x is not None else np.array([]),
+                np.asarray(y) if y is not None else np.array([]))
+
+    def output_at(self, x_db: float):
+        if self._y is None:
+            return None
+        return float(np.interp(x_db, self._x, self._y))
+
+    # --- the live dot ---
+    def set_detector(self, det_db: float | None) -> None:
+        if det_db is None or not np.isfinite(det_db) or det_db < X_MIN:
+            self.dot.setData([], [])
+            self.det_line.setVisible(False)
+            return
+        x = min(float(det_db), X_MAX)
+        y = self.output_at(x)
+        if y is None:
+            self.dot.setData([], [])
+            self.det_line.setVisible(True)
+            self.det_line.setValue(x)
+            return
+        self.det_line.setVisible(False)
+        self.dot.setData([x], [min(max(y, Y_MIN), Y_MAX)])
+
+    def dot_position(self):
+        pts = self.dot.data
+        if len(pts) == 0:
+            return None
+        return float(pts[0]["x"]), float(pts[0]["y"])

@@ -1,0 +1,434 @@
+"""Level meters, gain-reduction meters and the 40 DRIFT lift bars (custom painted).
+
+Widgets here only hold numbers and paint them; the window's timer feeds them
+from `session.meters()`. Peak hold is kept in the GUI (1.5 s, then falls).
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+from PyQt6.QtCore import QPointF, QRectF, QSize, Qt
+from PyQt6.QtGui import QColor, QFontMetrics, QLinearGradient, QPainter, QPainterPath, QPen
+from PyQt6.QtWidgets import QSizePolicy, QWidget
+
+from . import theme
+
+HOLD_S = 1.5
+HOLD_FALL_DB_S = 20.0
+FLOOR_DB = -240.0
+
+
+def _fmt_db(v: float, sign: bool = False) -> str:
+    if v <= -99.5:
+        return "−∞"
+    s = f"{v:+.1f}" if sign else f"{v:.1f}"
+    return s.replace("-", "−")
+
+
+class _Hold:
+    """Peak hold: jumps up instantly, holds, then falls."""
+
+    def __init__(self, floor: float):
+        self.floor = floor
+        self.value = floor
+        self.t = 0.0
+        self.last = 0.0
+
+    def feed(self, v: float, now: float) -> float:
+        if v >= self.value:
+            self.value = v
+            self.t = now
+        elif now - self.t > HOLD_S:
+            dt = now - max(self.last, self.t + HOLD_S)
+            self.value = max(v, self.value - HOLD_FALL_DB_S * max(dt, 0.0))
+        self.last = now
+        return self.value
+
+    def reset(self):
+        self.value = self.floor
+
+
+class LevelMeter(QWidget):
+    """Vertical meter, one bar per channel: RMS as the solid bar, peak as a lighter
+    bar above it, a peak-hold tick and the held peak (dBFS) printed on top.
+    Click resets the hold."""
+
+    def __init__(self, title: str, channels: int = 2, lo: float = -60.0, hi: float = 6.0,
+                 scale: bool = True, parent=None):
+        super().__init__(parent)
+        self.title = title
+        self.lo, self.hi = lo, hi
+        self.scale = scale
+        self.peak = [FLOOR_DB] * channels
+        self.rms = [FLOOR_DB] * channels
+        self.holds = [_Hold(FLOOR_DB) for _ in range(channels)]
+        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Expanding)
+        self.setToolTip(f"{title}: peak and RMS per channel (dBFS); click resets the peak hold")
+        self.setObjectName(f"meter_{title.lower()}")
+
+    def sizeHint(self) -> QSize:
+        return QSize(self._width(), 200)
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(self._width(), 120)
+
+    def _width(self) -> int:
+        return 22 + 14 * len(self.peak) + (26 if self.scale else 0)
+
+    def set_channels(self, n: int):
+        n = max(1, n)
+        if n != len(self.peak):
+            self.peak = [FLOOR_DB] * n
+            self.rms = [FLOOR_DB] * n
+            self.holds = [_Hold(FLOOR_DB) for _ in range(n)]
+            self.updateGeometry()
+
+    def set_levels(self, peak, rms, now: float | None = None):
+        now = time.monotonic() if now is None else now
+        if len(peak) != len(self.peak):
+            self.set_channels(len(peak))
+        self.peak = [float(v) for v in peak]
+        self.rms = [float(v) for v in rms]
+        for h, v in zip(self.holds, self.peak):
+            h.feed(v, now)
+        self.update()
+
+    def held(self) -> float:
+        return max(h.value for h in self.holds)
+
+    def mousePressEvent(self, e):
+        for h in self.holds:
+            h.reset()
+        self.update()
+
+    def _y(self, db: float, top: float, bottom: float) -> float:
+        t = (min(max(db, self.lo), self.hi) - self.lo) / (self.hi - self.lo)
+        return bottom - t * (bottom - top)
+
+    def paintEvent(self, _e):
+        qp = QPainter(self)
+        qp.setRenderHint(QPainter.RenderHint.Antialiasing)
+        w, h = self.width(), self.height()
+        title_h, readout_h = 16, 16
+        top = title_h + readout_h + 4
+        bottom = h - 4
+        qp.setFont(theme.ui_font(10, bold=True))
+        qp.setPen(QColor(theme.TEXT_DIM))
+        qp.drawText(QRectF(0, 0, w, title_h), Qt.AlignmentFlag.AlignCenter, self.title)
+        held = self.held()
+        qp.setFont(theme.ui_font(11, bold=True))
+        qp.setPen(QColor(theme.ERROR) if held > -0.05 else QColor(theme.TEXT))
+        qp.drawText(QRectF(0, title_h, w, readout_h), Qt.AlignmentFlag.AlignCenter,
+                    _fmt_db(held))
+        n = len(self.peak)
+        bar_w = 10.0
+        gap = 4.0
+        x0 = (w - (n * bar_w + (n - 1) * gap) - (26 if self.scale else 0)) / 2.0
+        grad = QLinearGradient(0, bottom, 0, top)
+        g0 = self._y(-18, top, bottom)
+        g1 = self._y(-6, top, bottom)
+        g2 = self._y(0, top, bottom)
+        span = bottom - top
+
+        def stop(y):
+            return min(max((bottom - y) / span, 0.0), 1.0)
+
+        grad.setColorAt(0.0, theme.METER_GREEN.darker(130))
+        grad.setColorAt(stop(g0), theme.METER_GREEN)
+        grad.setColorAt(stop(g1), theme.METER_YELLOW)
+        grad.setColorAt(stop(g2), theme.METER_RED)
+        grad.setColorAt(1.0, theme.METER_RED)
+        for i in range(n):
+            x = x0 + i * (bar_w + gap)
+            trough = QRectF(x, top, bar_w, bottom - top)
+            qp.fillRect(trough, QColor(theme.TRACK))
+            yp = self._y(self.peak[i], top, bottom)
+            yr = self._y(self.rms[i], top, bottom)
+            qp.setOpacity(0.45)
+            qp.fillRect(QRectF(x, yp, bar_w, bottom - yp), grad)
+            qp.setOpacity(1.0)
+            qp.fillRect(QRectF(x, yr, bar_w, bottom - yr), grad)
+            hv = self.holds[i].value
+            if hv > self.lo:
+                yh = self._y(hv, top, bottom)
+                qp.fillRect(QRectF(x, yh - 1, bar_w, 2),
+                            QColor(theme.ERROR) if hv > -0.05 else QColor("#f2f4f8"))
+        if self.scale:
+            sx = x0 + n * bar_w + (n - 1) * gap + 4
+            qp.setFont(theme.ui_font(9))
+            for db in (6, 0, -6, -12, -18, -24, -36, -48, -60):
+                if not self.lo <= db <= self.hi:
+                    continue
+                y = self._y(db, top, bottom)
+                qp.setPen(QColor(theme.TEXT_DIM))
+                qp.drawText(QRectF(sx + 1, y - 6, 26, 12),
+                            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                            f"{db:+d}".replace("-", "−") if db else "0")
+        qp.end()
+
+
+class GRMeter(QWidget):
+    """Gain reduction (dB, positive = reduction) growing down from the top, with hold."""
+
+    def __init__(self, title: str, colour: QColor, max_db: float = 30.0, parent=None):
+        super().__init__(parent)
+        self.title = title
+        self.colour = QColor(colour)
+        self.max_db = max_db
+        self.gr = 0.0
+        self.hold = _Hold(0.0)
+        self.active = True
+        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Expanding)
+        self.setToolTip(f"{title} gain reduction (dB); click resets the hold")
+        self.setObjectName(f"gr_{title.lower()}")
+
+    def sizeHint(self) -> QSize:
+        return QSize(44, 200)
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(44, 120)
+
+    def set_gr(self, gr: float, now: float | None = None):
+        now = time.monotonic() if now is None else now
+        gr = float(gr)
+        if not math.isfinite(gr):
+            gr = 0.0
+        self.gr = max(0.0, gr)
+        self.hold.feed(self.gr, now)
+        self.update()
+
+    def set_active(self, on: bool):
+        if on != self.active:
+            self.active = on
+            self.update()
+
+    def mousePressEvent(self, e):
+        self.hold.reset()
+        self.update()
+
+    def paintEvent(self, _e):
+        qp = QPainter(self)
+        qp.setRenderHint(QPainter.RenderHint.Antialiasing)
+        w, h = self.width(), self.height()
+        title_h, readout_h = 16, 16
+        top, bottom = title_h + readout_h + 4, h - 4
+        qp.setFont(theme.ui_font(10, bold=True))
+        qp.setPen(QColor(theme.TEXT_DIM))
+        qp.drawText(QRectF(0, 0, w, title_h), Qt.AlignmentFlag.AlignCenter, self.title)
+        qp.setFont(theme.ui_font(11, bold=True))
+        qp.setPen(QColor(theme.TEXT) if self.active else QColor(theme.TEXT_FAINT))
+        held = self.hold.value
+        qp.drawText(QRectF(0, title_h, w, readout_h), Qt.AlignmentFlag.AlignCenter,
+                    "−" + f"{held:.1f}" if held >= 0.05 else "0.0")
+        bar_w = 12.0
+        x = (w - bar_w) / 2.0 - 6
+        qp.fillRect(QRectF(x, top, bar_w, bottom - top), QColor(theme.TRACK))
+        span = bottom - top
+
+        def y(db):
+            return top + min(max(db, 0.0), self.max_db) / self.max_db * span
+
+        c = QColor(self.colour) if self.active else QColor(theme.TEXT_FAINT)
+        qp.fillRect(QRectF(x, top, bar_w, y(self.gr) - top), c)
+        if held > 0.05:
+            qp.fillRect(QRectF(x, y(held) - 1, bar_w, 2), QColor("#f2f4f8"))
+        qp.setFont(theme.ui_font(9))
+        for db in range(0, int(self.max_db) + 1, 6):
+            yy = y(db)
+            qp.setPen(QColor(theme.TEXT_DIM))
+            qp.drawText(QRectF(x + bar_w + 3, yy - 6, 22, 12),
+                        Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, str(db))
+        qp.end()
+
+
+def erb_centres(n: int = 40, lo: float = 20.0, hi: float = 20000.0) -> np.ndarray:
+    """Band centres equally spaced in ERB number, E(f) = 21.4·log10(1 + 0.00437·f)."""
+    e0 = 21.4 * math.log10(1 + 0.00437 * lo)
+    e1 = 21.4 * math.log10(1 + 0.00437 * hi)
+    e = np.linspace(e0, e1, n)
+    return (10 ** (e / 21.4) - 1) / 0.00437
+
+
+def band_centres(n: int = 40) -> np.ndarray:
+    """The engine's band centres when it exposes them, else the ERB formula (dsp.md)."""
+    try:
+        from engine import drift
+    except Exception:
+        drift = None
+    for name in ("BAND_CENTRES", "CENTRES", "band_centres", "centres", "BAND_CENTERS",
+                 "band_centers", "CENTERS", "centre_frequencies", "center_frequencies"):
+        obj = getattr(drift, name, None) if drift is not None else None
+        if obj is None:
+            continue
+        try:
+            c = obj() if callable(obj) else obj
+            c = np.asarray(c, dtype=float).ravel()
+        except Exception:
+            continue
+        if c.size == n and np.all(np.isfinite(c)) and np.all(np.diff(c) > 0):
+            return c
+    return erb_centres(n)
+
+
+def freq_text(f: float) -> str:
+    if f >= 10000:
+        return f"{f / 1000:.0f}k"
+    if f >= 1000:
+        return f"{f / 1000:.1f}k".replace(".0k", "k")
+    return f"{f:.0f}"
+
+
+class DriftBars(QWidget):
+    """40 vertical lift bars (dB), coloured by each band's heat, labelled with the
+    band centre frequencies; a dashed line marks the max-lift cap."""
+
+    def __init__(self, centres=None, max_db: float = 30.0, parent=None):
+        super().__init__(parent)
+        self.centres = np.asarray(centres if centres is not None else band_centres(), float)
+        n = self.centres.size
+        self.lift = np.zeros(n)
+        self.heat = np.zeros(n)
+        self.max_db = max_db
+        self.cap = None
+        self.active = True
+        self._hover = -1
+        self.setMouseTracking(True)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setObjectName("drift_bars")
+        self.setMinimumSize(360, 180)
+
+    def sizeHint(self) -> QSize:
+        return QSize(600, 300)
+
+    def set_values(self, lift, heat):
+        lift = np.asarray(lift, float)
+        heat = np.asarray(heat, float)
+        if lift.size == self.lift.size:
+            self.lift = np.nan_to_num(lift, nan=0.0, posinf=self.max_db, neginf=0.0)
+        if heat.size == self.heat.size:
+            self.heat = np.clip(np.nan_to_num(heat, nan=0.0), 0.0, 1.0)
+        self.update()
+
+    def set_cap(self, cap_db):
+        self.cap = cap_db
+        self.update()
+
+    def set_active(self, on: bool):
+        if on != self.active:
+            self.active = on
+            self.update()
+
+    def _geometry(self):
+        w, h = self.width(), self.height()
+        left, right, top, bottom = 30.0, 8.0, 26.0, 22.0
+        return left, top, w - left - right, h - top - bottom
+
+    def bar_index_at(self, x: float) -> int:
+        left, top, pw, ph = self._geometry()
+        i = int((x - left) / (pw / self.lift.size))
+        return i if 0 <= i < self.lift.size else -1
+
+    def mouseMoveEvent(self, e):
+        i = self.bar_index_at(e.position().x())
+        if i != self._hover:
+            self._hover = i
+            if i >= 0:
+                self.setToolTip(f"band {i + 1}: {self.centres[i]:.0f} Hz — lift "
+                                f"{self.lift[i]:.1f} dB, heat {self.heat[i]:.2f}")
+            else:
+                self.setToolTip("")
+            self.update()
+
+    def leaveEvent(self, e):
+        self._hover = -1
+        self.update()
+
+    def paintEvent(self, _e):
+        qp = QPainter(self)
+        qp.setRenderHint(QPainter.RenderHint.Antialiasing)
+        left, top, pw, ph = self._geometry()
+        n = self.lift.size
+        # title
+        qp.setFont(theme.ui_font(11, bold=True))
+        qp.setPen(theme.accent("drift"))
+        qp.drawText(QRectF(left, 0, pw, 20), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                    "DRIFT LIFT  ·  40 BANDS")
+        # heat legend
+        lg_w = 90.0
+        lx = left + pw - lg_w
+        qp.setFont(theme.ui_font(9))
+        qp.setPen(QColor(theme.TEXT_DIM))
+        fm = QFontMetrics(qp.font())
+        qp.drawText(QRectF(lx - 40, 0, 36, 20), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                    "heat")
+        grad = QLinearGradient(lx, 0, lx + lg_w, 0)
+        for t in (0.0, 0.35, 0.65, 1.0):
+            grad.setColorAt(t, theme.heat_colour(t))
+        qp.fillRect(QRectF(lx, 7, lg_w, 6), grad)
+        # grid
+        qp.setFont(theme.ui_font(9))
+        step = 6 if self.max_db <= 36 else 12
+        for db in range(0, int(self.max_db) + 1, step):
+            y = top + ph - db / self.max_db * ph
+            qp.setPen(QPen(QColor(theme.BORDER), 1, Qt.PenStyle.SolidLine if db == 0
+                           else Qt.PenStyle.DotLine))
+            qp.drawLine(QPointF(left, y), QPointF(left + pw, y))
+            qp.setPen(QColor(theme.TEXT_DIM))
+            qp.drawText(QRectF(0, y - 7, left - 5, 14),
+                        Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                        f"+{db}" if db else "0")
+        qp.setPen(QColor(theme.TEXT_FAINT))
+        qp.drawText(QRectF(0, top - 18, left + 20, 12),
+                    Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, "dB")
+        # bars
+        slot = pw / n
+        bw = max(2.0, slot * 0.72)
+        for i in range(n):
+            x = left + i * slot + (slot - bw) / 2
+            qp.fillRect(QRectF(x, top, bw, ph), QColor(255, 255, 255, 10))
+            v = min(max(self.lift[i], 0.0), self.max_db)
+            bh = v / self.max_db * ph
+            if bh > 0.3:
+                c = theme.heat_colour(self.heat[i]) if self.active else QColor(theme.TEXT_FAINT)
+                g = QLinearGradient(0, top + ph - bh, 0, top + ph)
+                g.setColorAt(0.0, c.lighter(125))
+                g.setColorAt(1.0, c.darker(160))
+                path = QPainterPath()
+                path.addRoundedRect(QRectF(x, top + ph - bh, bw, bh), min(2.0, bw / 3), min(2.0, bw / 3))
+                qp.fillPath(path, g)
+            if i == self._hover:
+                qp.setPen(QPen(QColor(theme.TEXT), 1))
+                qp.setBrush(Qt.BrushStyle.NoBrush)
+                qp.drawRect(QRectF(x - 1, top, bw + 2, ph))
+        # max-lift cap
+        if self.cap is not None and 0 < self.cap <= self.max_db:
+            y = top + ph - self.cap / self.max_db * ph
+            qp.setPen(QPen(theme.accent("drift"), 1, Qt.PenStyle.DashLine))
+            qp.drawLine(QPointF(left, y), QPointF(left + pw, y))
+            qp.setFont(theme.ui_font(9))
+            qp.drawText(QRectF(left + pw - 80, y - 14, 78, 12),
+                        Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                        f"max lift {self.cap:.0f} dB")
+        # frequency labels: as many as fit without touching
+        qp.setFont(theme.ui_font(9))
+        fm = QFontMetrics(qp.font())
+        lw = fm.horizontalAdvance("20.0k") + 6
+        every = max(1, int(math.ceil(lw / slot)))
+        idx = list(range(0, n, every))
+        if idx[-1] != n - 1:
+            if (n - 1 - idx[-1]) * slot < lw:
+                idx[-1] = n - 1
+            else:
+                idx.append(n - 1)
+        qp.setPen(QColor(theme.TEXT_DIM))
+        for i in idx:
+            cx = left + (i + 0.5) * slot
+            qp.drawText(QRectF(cx - lw / 2, top + ph + 4, lw, 14), Qt.AlignmentFlag.AlignCenter,
+                        freq_text(self.centres[i]))
+        qp.setPen(QPen(QColor(theme.TEXT_FAINT), 1))
+        for i in idx:
+            cx = left + (i + 0.5) * slot
+            qp.drawLine(QPointF(cx, top + ph), QPointF(cx, top + ph + 3))
+        qp.end()

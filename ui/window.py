@@ -1,0 +1,913 @@
+"""The Uplift main window.
+
+Every control is generated from the one parameter table (engine/params.py);
+the only presentation rules here are where a parameter goes (its group's
+panel; `<group>_on` becomes the panel's power switch; global switches go to
+the header; AMOUNT is the hero knob).
+
+The window works with any *session-like* object: `set(id, value)`, `get(id)`,
+`values()`, `meters()`, `latency_samples` (an `engine.Engine` or an
+`app.live.LiveSession`; optional: `io_latency_samples`, `stats()`,
+`samplerate`/`engine.samplerate`, `stop()`). Parameter changes go only
+through `session.set` (the lock-free ring); meters are read by a QTimer from
+`session.meters()` (a seqlock snapshot), so nothing here can make audio wait.
+"""
+from __future__ import annotations
+
+import importlib
+import math
+import time
+
+from PyQt6.QtCore import QSize, Qt, QTimer, pyqtSignal
+from PyQt6.QtGui import QAction, QActionGroup, QKeySequence
+from PyQt6.QtWidgets import (QFrame, QGridLayout, QHBoxLayout, QInputDialog, QLabel,
+                             QMainWindow, QMenu, QMessageBox, QSizePolicy, QStatusBar,
+                             QToolButton, QVBoxLayout, QWidget)
+
+from engine.params import BY_ID, GROUP_TITLES, PARAMS, Param
+
+from . import theme
+from .curve import TransferCurve
+from .knob import Knob
+from .meters import DriftBars, GRMeter, LevelMeter
+from .switches import EnumSwitch, PowerSwitch, ToggleSwitch
+
+METER_HZ = 40                 # meter timer rate (30..60 Hz)
+SYNC_EVERY = 5                # read session.values() every N meter ticks (external changes)
+KNOB_ROWS = 3
+HERO_ID = "amount"
+BLOCK_SIZES = (16, 32, 64, 128, 256, 512, 1024, 2048)
+
+PANEL_ORDER = ("input", "gate", "drift", "settle", "output")
+PANEL_TITLES = dict(GROUP_TITLES, input="INPUT")
+
+
+def placement(p: Param) -> tuple[str, str]:
+    """(panel, role) for a parameter; role is knob, hero, power, switch or header."""
+    if p.group == "global":
+        if p.kind != "float":
+            return "header", "header"
+        return ("input" if p.id.startswith("input") else "output"), "knob"
+    if p.kind == "bool" and p.id == f"{p.group}_on":
+        return p.group, "power"
+    if p.kind == "bool" and p.id.endswith("_on") and p.id[:-3] in {"limiter", "gate", "drift",
+                                                                    "settle"}:
+        return p.group, "power"
+    if p.kind != "float":
+        return p.group, "switch"
+    if p.id == HERO_ID:
+        return p.group, "hero"
+    return p.group, "knob"
+
+
+def _load_presets_module():
+    try:
+        return importlib.import_module("app.presets")
+    except Exception:
+        return None
+
+
+def _samplerate(session) -> float:
+    for obj in (session, getattr(session, "engine", None)):
+        sr = getattr(obj, "samplerate", None) if obj is not None else None
+        if isinstance(sr, (int, float)) and sr > 0:
+            return float(sr)
+    return 48000.0
+
+
+class Panel(QFrame):
+    """One stage: title (+ power switch), knob grid, switch column."""
+
+    def __init__(self, key: str, title: str, parent=None):
+        super().__init__(parent)
+        self.key = key
+        self.setObjectName("panel")
+        self.accent = theme.accent(key)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(10, 8, 10, 8)
+        lay.setSpacing(4)
+        head = QHBoxLayout()
+        head.setSpacing(6)
+        self.title = QLabel(title)
+        self.title.setObjectName("panelTitle")
+        self.title.setStyleSheet(f"color: {self.accent.name()};")
+        head.addWidget(self.title)
+        head.addStretch(1)
+        lay.addLayout(head)
+        self.head = head
+        self.body = QHBoxLayout()
+        self.body.setSpacing(8)
+        lay.addLayout(self.body, 1)
+        self.power: PowerSwitch | None = None
+        self.knobs: list[Knob] = []
+
+    def set_power(self, sw: PowerSwitch):
+        self.power = sw
+        self.head.addWidget(sw)
+
+    def build(self, hero: Knob | None, knobs: list[Knob], switches: list[QWidget]):
+        if hero is not None:
+            self.body.addWidget(hero, 0, Qt.AlignmentFlag.AlignVCenter)
+            self.knobs.append(hero)
+        if knobs:
+            grid = QGridLayout()
+            grid.setHorizontalSpacing(4)
+            grid.setVerticalSpacing(2)
+            cols = max(1, math.ceil(len(knobs) / KNOB_ROWS))
+            for i, k in enumerate(knobs):
+                grid.addWidget(k, i // cols, i % cols)
+                self.knobs.append(k)
+            for r in range(KNOB_ROWS):
+                grid.setRowStretch(r, 1)
+            self.body.addLayout(grid, cols)
+        if switches:
+            col = QVBoxLayout()
+            col.setSpacing(8)
+            col.addStretch(1)
+            for s in switches:
+                col.addWidget(s)
+            col.addStretch(1)
+            self.body.addLayout(col)
+
+    def set_active(self, on: bool):
+        for k in self.knobs:
+            k.setActive(on)
+        c = self.accent if on else theme.accent(self.key).darker(170)
+        self.title.setStyleSheet(f"color: {c.name()};")
+
+
+class Readout(QWidget):
+    """Key over value, for the header (latency, load, xruns)."""
+
+    def __init__(self, key: str, value: str = "—", tip: str = "", parent=None):
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 0, 6, 0)
+        lay.setSpacing(0)
+        self.key = QLabel(key)
+        self.key.setObjectName("readoutKey")
+        self.value = QLabel(value)
+        self.value.setObjectName("readoutValue")
+        lay.addWidget(self.key)
+        lay.addWidget(self.value)
+        if tip:
+            self.setToolTip(tip)
+
+    def set(self, text: str, colour: str | None = None):
+        if self.value.text() != text:
+            self.value.setText(text)
+        self.value.setStyleSheet(f"color: {colour};" if colour else "")
+
+
+class MainWindow(QMainWindow):
+    # Aggregated control signals for the MIDI code (app/midi.py).
+    midiLearnRequested = pyqtSignal(str)
+    midiForgetRequested = pyqtSignal(str)
+    midiLearnCancelled = pyqtSignal(str)
+    #: Emit from any thread to show an externally made change (e.g. MIDI) on its control.
+    externalValue = pyqtSignal(str, float)
+    #: Emitted after the user changed a parameter through the window (id, value).
+    parameterChanged = pyqtSignal(str, float)
+    #: Emitted after the session was replaced (device / block size change).
+    sessionChanged = pyqtSignal(object)
+    #: Emit from any thread when MIDI learn bound (param_id, channel 0..15, cc).
+    midiLearned = pyqtSignal(str, int, int)
+
+    def __init__(self, session, session_factory=None, session_info: dict | None = None,
+                 note: str | None = None, owns_session: bool = False, presets="auto",
+                 curve_fn="auto", meter_hz: int = METER_HZ):
+        super().__init__()
+        self.session = session
+        self.session_factory = session_factory
+        self.session_info = dict(session_info or {})
+        self.owns_session = owns_session
+        self.presets = _load_presets_module() if presets == "auto" else presets
+        self.preset_name: str | None = None
+        self.preset_modified = False
+        self.controls: dict[str, object] = {}
+        self.panels: dict[str, Panel] = {}
+        self._values = self._read_values()
+        self._tick_count = 0
+        self._midi = None
+        self._last_meters: dict = {}
+        self._curve_fn = curve_fn
+        self._stats: dict = {}
+        self.setWindowTitle("Uplift")
+        self.setMinimumSize(1180, 720)
+        self.resize(1280, 800)
+        self._build()
+        self._build_menus()
+        self._sync_controls(self._values, force=True)
+        self.externalValue.connect(self.set_param_display)
+        self.midiLearned.connect(self._on_midi_learned)
+        self.timer = QTimer(self)
+        self.timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self.timer.setInterval(int(round(1000 / max(30, min(60, meter_hz)))))
+        self.timer.timeout.connect(self.refresh)
+        self.timer.start()
+        self.status_note = QLabel("")
+        self.statusBar().addPermanentWidget(self.status_note)
+        self.set_note(note)
+        self.refresh()
+
+    # ------------------------------------------------------------------ build
+    def _build(self):
+        central = QWidget()
+        central.setObjectName("central")
+        self.setCentralWidget(central)
+        root = QVBoxLayout(central)
+        root.setContentsMargins(10, 8, 10, 6)
+        root.setSpacing(8)
+        root.addWidget(self._build_header())
+
+        # top: transfer curve | drift bars | meters
+        top = QHBoxLayout()
+        top.setSpacing(8)
+        curve_frame = QFrame()
+        curve_frame.setObjectName("panel")
+        cl = QVBoxLayout(curve_frame)
+        cl.setContentsMargins(6, 6, 8, 4)
+        self.curve = TransferCurve(curve_fn=self._curve_fn)
+        cl.addWidget(self.curve)
+        curve_frame.setMinimumWidth(300)
+        curve_frame.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
+        top.addWidget(curve_frame, 4)
+
+        bars_frame = QFrame()
+        bars_frame.setObjectName("panel")
+        bl = QVBoxLayout(bars_frame)
+        bl.setContentsMargins(8, 8, 8, 6)
+        self.bars = DriftBars()
+        bl.addWidget(self.bars)
+        top.addWidget(bars_frame, 7)
+
+        meters_frame = QFrame()
+        meters_frame.setObjectName("panel")
+        ml = QHBoxLayout(meters_frame)
+        ml.setContentsMargins(8, 8, 8, 8)
+        ml.setSpacing(6)
+        ch = len(self._last_meters.get("in_peak_db", [0, 0])) or 2
+        self.in_meter = LevelMeter("IN", channels=ch)
+        self.gate_gr = GRMeter("GATE", theme.GATE_GR_COLOUR)
+        self.settle_gr = GRMeter("SETTLE", theme.GR_COLOUR)
+        self.out_meter = LevelMeter("OUT", channels=ch)
+        for w in (self.in_meter, self.gate_gr, self.settle_gr, self.out_meter):
+            ml.addWidget(w)
+        meters_frame.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Expanding)
+        top.addWidget(meters_frame, 0)
+        root.addLayout(top, 10)
+
+        # bottom: the parameter panels, in signal-chain order
+        bottom = QHBoxLayout()
+        bottom.setSpacing(8)
+        by_panel: dict[str, dict[str, list]] = {k: {"hero": [], "knob": [], "switch": [],
+                                                   "power": []} for k in PANEL_ORDER}
+        header_params = []
+        for p in PARAMS:
+            panel, role = placement(p)
+            if panel == "header":
+                header_params.append(p)
+                continue
+            by_panel.setdefault(panel, {"hero": [], "knob": [], "switch": [], "power": []})
+            by_panel[panel][role].append(p)
+        for key in list(by_panel):
+            # a panel's own parameters first (table order), then the global ones placed there
+            for role in by_panel[key]:
+                by_panel[key][role].sort(key=lambda q: (q.group != key, PARAMS.index(q)))
+        for key in by_panel:
+            parts = by_panel[key]
+            if not any(parts.values()):
+                continue
+            panel = Panel(key, PANEL_TITLES.get(key, key.upper()))
+            for p in parts["power"]:
+                sw = PowerSwitch(p, theme.accent(key))
+                panel.set_power(sw)
+                self._register(sw)
+            hero = None
+            for p in parts["hero"]:
+                hero = Knob(p, hero=True, accent=theme.accent(key))
+                self._register(hero)
+            knobs = []
+            for p in parts["knob"]:
+                k = Knob(p, accent=theme.accent(key))
+                self._register(k)
+                knobs.append(k)
+            switches = []
+            for p in parts["switch"]:
+                w = EnumSwitch(p) if p.kind == "enum" else ToggleSwitch(p)
+                self._register(w)
+                switches.append(w)
+            panel.build(hero, knobs, switches)
+            self.panels[key] = panel
+            stretch = max(1, math.ceil(len(knobs) / KNOB_ROWS)) + (2 if hero else 0) + \
+                (2 if switches else 0)
+            bottom.addWidget(panel, stretch)
+        root.addLayout(bottom, 9)
+        for p in header_params:
+            b = ToggleSwitch(p, text=p.label.upper(), object_name=p.id)
+            b.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+            b.setToolTip(f"<b>{p.label}</b>: {p.notes}")
+            self._register(b)
+            self.header_switches.addWidget(b)
+
+    def _build_header(self) -> QFrame:
+        head = QFrame()
+        head.setObjectName("header")
+        lay = QHBoxLayout(head)
+        lay.setContentsMargins(12, 6, 12, 6)
+        lay.setSpacing(10)
+        mark = QLabel("UPLIFT")
+        mark.setObjectName("wordmark")
+        lay.addWidget(mark)
+        sub = QLabel("DRIFT ↑  ·  SETTLE ↓")
+        sub.setObjectName("dim")
+        lay.addWidget(sub)
+        lay.addSpacing(16)
+        self.preset_button = QToolButton()
+        self.preset_button.setObjectName("presetButton")
+        self.preset_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.preset_button.setMinimumWidth(220)
+        self.preset_button.setToolTip("Presets: factory and user; Save as…")
+        lay.addWidget(self.preset_button)
+        self.audio_button = QToolButton()
+        self.audio_button.setObjectName("audioButton")
+        self.audio_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.audio_button.setToolTip("Audio device and block size")
+        lay.addWidget(self.audio_button)
+        lay.addStretch(1)
+        self.latency_readout = Readout("LATENCY", tip="Algorithmic latency of the chain "
+                                       "(DRIFT filterbank + lookahead + limiter); with I/O "
+                                       "buffers when the audio backend reports them")
+        self.load_readout = Readout("LOAD", tip="Audio callback load (time used / time "
+                                    "available per block)")
+        self.xrun_readout = Readout("XRUNS", tip="Buffer under/overruns since start")
+        for r in (self.latency_readout, self.load_readout, self.xrun_readout):
+            lay.addWidget(r)
+        lay.addSpacing(10)
+        self.header_switches = QHBoxLayout()
+        self.header_switches.setSpacing(8)
+        lay.addLayout(self.header_switches)
+        return head
+
+    def _register(self, w):
+        self.controls[w.param.id] = w
+        w.valueChanged.connect(self._on_control)
+        w.midiLearnRequested.connect(self._on_learn_requested)
+        w.midiForgetRequested.connect(self.midiForgetRequested)
+        w.midiLearnCancelled.connect(self.midiLearnCancelled)
+
+    # ------------------------------------------------------------------ menus
+    def _build_menus(self):
+        mb = self.menuBar()
+        self.preset_menu = QMenu("&Preset", self)
+        self.preset_menu.aboutToShow.connect(self._fill_preset_menu)
+        self.audio_menu = QMenu("&Audio", self)
+        self.audio_menu.aboutToShow.connect(self._fill_audio_menu)
+        self.device_menu = QMenu("&Device", self)
+        self.device_menu.aboutToShow.connect(self._fill_device_menu)
+        self.block_menu = QMenu("&Block size", self)
+        self.block_menu.aboutToShow.connect(self._fill_block_menu)
+        self.audio_menu.addMenu(self.device_menu)
+        self.audio_menu.addMenu(self.block_menu)
+        if self.presets is not None:
+            mb.addMenu(self.preset_menu)
+            self.preset_button.setMenu(self.preset_menu)
+        else:
+            self.preset_button.hide()
+        mb.addMenu(self.audio_menu)
+        self.audio_button.setMenu(self.audio_menu)
+        view = mb.addMenu("&View")
+        act = QAction("Reset meter peak holds", self)
+        act.setShortcut(QKeySequence("Ctrl+R"))
+        act.triggered.connect(self.reset_holds)
+        view.addAction(act)
+        self._fill_preset_menu()
+        self._update_preset_button()
+        self._update_audio_button()
+
+    def _fill_preset_menu(self):
+        m = self.preset_menu
+        m.clear()
+        if self.presets is None:
+            a = m.addAction("Presets unavailable")
+            a.setEnabled(False)
+            return
+        try:
+            listing = list(self.presets.list_presets())
+        except Exception as e:
+            listing = [(n, "factory") for n in self.presets.factory_presets()]
+            self.show_error(f"presets: {e}")
+        group = QActionGroup(m)
+        group.setExclusive(True)
+        for kind, title in (("factory", "Factory"), ("user", "User")):
+            names = [n for n, k in listing if k == kind]
+            sec = m.addSection(title)
+            sec.setEnabled(False)
+            if not names:
+                a = m.addAction("(none yet — Save as… to add one)")
+                a.setEnabled(False)
+            for n in names:
+                a = m.addAction(n)
+                a.setCheckable(True)
+                a.setChecked(n == self.preset_name)
+                a.setData(n)
+                group.addAction(a)
+                a.triggered.connect(lambda _=False, n=n: self.load_preset(n))
+        m.addSeparator()
+        save = m.addAction("Save as…")
+        save.setShortcut(QKeySequence("Ctrl+S"))
+        save.triggered.connect(lambda: self.save_preset_as())
+        users = [n for n, k in listing if k == "user"]
+        if users and hasattr(self.presets, "delete_user_preset"):
+            dm = m.addMenu("Delete user preset")
+            for n in users:
+                dm.addAction(n, lambda n=n: self.delete_preset(n))
+
+    def _fill_audio_menu(self):
+        pass
+
+    def _fill_device_menu(self):
+        m = self.device_menu
+        m.clear()
+        if self.session_factory is None:
+            a = m.addAction("(no live session to restart)")
+            a.setEnabled(False)
+            return
+        current = self.session_info.get("device")
+        devices = self._list_devices()
+        group = QActionGroup(m)
+        a = m.addAction("System default")
+        a.setCheckable(True)
+        a.setChecked(current in (None, ""))
+        group.addAction(a)
+        a.triggered.connect(lambda: self.restart_session(device=None))
+        if devices:
+            m.addSeparator()
+        for name in devices:
+            a = m.addAction(str(name))
+            a.setCheckable(True)
+            a.setChecked(str(current) == str(name))
+            group.addAction(a)
+            a.triggered.connect(lambda _=False, n=name: self.restart_session(device=n))
+
+    def _fill_block_menu(self):
+        m = self.block_menu
+        m.clear()
+        cur = self.session_info.get("blocksize")
+        group = QActionGroup(m)
+        sr = _samplerate(self.session)
+        for n in BLOCK_SIZES:
+            a = m.addAction(f"{n} frames  ({n / sr * 1000:.2f} ms)")
+            a.setCheckable(True)
+            a.setChecked(cur == n)
+            a.setEnabled(self.session_factory is not None)
+            group.addAction(a)
+            a.triggered.connect(lambda _=False, n=n: self.restart_session(blocksize=n))
+
+    def _list_devices(self) -> list:
+        backend = self.session_info.get("backend", "portaudio")
+        for modname in ("app.live", "app.runcmd"):
+            try:
+                mod = importlib.import_module(modname)
+            except Exception:
+                continue
+            fn = getattr(mod, "list_devices", None) or getattr(mod, "device_names", None)
+            if callable(fn):
+                try:
+                    out = fn(backend) if backend else fn()
+                except TypeError:
+                    out = fn()
+                except Exception:
+                    continue
+                return [d if isinstance(d, str) else str(d.get("name", d)) if isinstance(d, dict)
+                        else str(d) for d in out]
+        if backend == "jack":
+            return []
+        try:
+            import sounddevice as sd
+            return [d["name"] for d in sd.query_devices()
+                    if d.get("max_input_channels", 0) > 0 and d.get("max_output_channels", 0) > 0]
+        except Exception:
+            return []
+
+    def _update_preset_button(self):
+        if self.presets is None:
+            return
+        name = self.preset_name or "— no preset —"
+        self.preset_button.setText(f"Preset:  {name}{' *' if self.preset_modified else ''}  ▾")
+
+    def _update_audio_button(self):
+        info = self.session_info
+        parts = []
+        backend = info.get("backend")
+        if backend:
+            parts.append({"jack": "JACK", "portaudio": "PortAudio"}.get(backend, str(backend)))
+        dev = info.get("device")
+        if dev:
+            parts.append(str(dev)[:28])
+        sr = _samplerate(self.session)
+        parts.append(f"{sr / 1000:g} kHz")
+        if info.get("blocksize"):
+            parts.append(f"{info['blocksize']} frames")
+        self.audio_button.setText("  ·  ".join(parts) + "  ▾")
+
+    # ------------------------------------------------------------------ parameters
+    def _read_values(self) -> dict:
+        try:
+            v = dict(self.session.values())
+        except Exception:
+            v = {}
+        for p in PARAMS:
+            if p.id not in v:
+                try:
+                    v[p.id] = float(self.session.get(p.id))
+                except Exception:
+                    v[p.id] = p.default
+        return {k: float(x) for k, x in v.items() if k in BY_ID}
+
+    def _on_control(self, pid: str, value: float):
+        """A control moved: send it through the session (validated, lock-free ring)."""
+        try:
+            v = self.session.set(pid, value)
+        except Exception as e:
+            self.show_error(str(e))
+            try:
+                self.controls[pid].setValue(self.session.get(pid))
+            except Exception:
+                pass
+            return
+        v = float(v) if isinstance(v, (int, float)) else float(value)
+        self._values[pid] = v
+        if self.preset_name and not self.preset_modified and pid not in self._session_only():
+            self.preset_modified = True
+            self._update_preset_button()
+        self._after_values_changed({pid})
+        self.parameterChanged.emit(pid, v)
+
+    def set_param_display(self, pid: str, value: float):
+        """Show a value set elsewhere (MIDI, presets, scripts) on its control; no send."""
+        if pid not in BY_ID:
+            return
+        value = float(value)
+        self._values[pid] = value
+        c = self.controls.get(pid)
+        if c is not None:
+            c.setValue(value)
+        self._after_values_changed({pid})
+
+    def set_param(self, pid: str, value) -> float:
+        """Set a parameter through the session and show it (as if turned)."""
+        v = float(self.session.set(pid, value))
+        self.set_param_display(pid, v)
+        return v
+
+    def apply_values(self, values: dict):
+        """Send a set of values (e.g. a preset) through the session and show them."""
+        for k, v in values.items():
+            self.session.set(k, v)
+        self._sync_controls(self._read_values(), force=True)
+
+    def _sync_controls(self, values: dict, force: bool = False):
+        changed = set()
+        for pid, v in values.items():
+            if not force and self._values.get(pid) == v:
+                continue
+            c = self.controls.get(pid)
+            if c is not None and not force and isinstance(c, Knob) and c.isTurning():
+                continue          # the user's hand wins while the knob turns
+            self._values[pid] = v
+            if c is not None:
+                c.setValue(v)
+            changed.add(pid)
+        if changed or force:
+            self._after_values_changed(changed or set(values))
+
+    def _after_values_changed(self, ids: set):
+        v = self._values
+        for key, panel in self.panels.items():
+            if panel.power is not None:
+                panel.set_active(v.get(panel.power.param.id, 1.0) >= 0.5)
+        self.gate_gr.set_active(v.get("gate_on", 1.0) >= 0.5)
+        self.settle_gr.set_active(v.get("settle_on", 1.0) >= 0.5)
+        self.bars.set_active(v.get("drift_on", 1.0) >= 0.5)
+        self.bars.set_cap(v.get("drift_max_lift"))
+        self.curve.set_values(v)
+        self._update_latency()
+
+    def _session_only(self):
+        return getattr(self.presets, "SESSION_ONLY", ("bypass", "delta")) if self.presets \
+            else ("bypass", "delta")
+
+    def values(self) -> dict:
+        return dict(self._values)
+
+    # ------------------------------------------------------------------ presets
+    def load_preset(self, name: str) -> bool:
+        if self.presets is None:
+            return False
+        try:
+            values = dict(self.presets.load_preset(name))
+        except Exception as e:
+            self.show_error(f"preset {name!r} not loaded: {e}", dialog=True)
+            return False
+        for k in self._session_only():
+            values.pop(k, None)           # keep the monitoring state (bypass / delta)
+        try:
+            self.apply_values(values)
+        except Exception as e:
+            self.show_error(f"preset {name!r}: {e}", dialog=True)
+            self._sync_controls(self._read_values(), force=True)
+            return False
+        if self._midi is not None and hasattr(self._midi, "notify_values"):
+            self._midi.notify_values(self._values)
+        self.preset_name = name
+        self.preset_modified = False
+        self._update_preset_button()
+        self.statusBar().showMessage(f"Loaded preset “{name}”", 4000)
+        return True
+
+    def save_preset_as(self, name: str | None = None, overwrite: bool | None = None):
+        """Save the current values as a user preset; asks for a name when none is given."""
+        if self.presets is None:
+            return None
+        if name is None:
+            name, ok = QInputDialog.getText(self, "Save preset", "Preset name:",
+                                            text=self.preset_name or "")
+            if not ok or not name.strip():
+                return None
+            name = name.strip()
+            if overwrite is None:
+                try:
+                    exists = any(n == name and k == "user" for n, k in self.presets.list_presets())
+                except Exception:
+                    exists = False
+                if exists and QMessageBox.question(
+                        self, "Save preset", f"Replace the user preset “{name}”?") \
+                        != QMessageBox.StandardButton.Yes:
+                    return None
+        values = {k: v for k, v in self._values.items() if k not in self._session_only()}
+        try:
+            path = self.presets.save_user_preset(name, values)
+        except Exception as e:
+            self.show_error(f"preset not saved: {e}", dialog=True)
+            return None
+        self.preset_name = name
+        self.preset_modified = False
+        self._update_preset_button()
+        self.statusBar().showMessage(f"Saved preset “{name}” ({path})", 6000)
+        return path
+
+    def delete_preset(self, name: str):
+        if QMessageBox.question(self, "Delete preset", f"Delete the user preset “{name}”?") \
+                != QMessageBox.StandardButton.Yes:
+            return
+        try:
+            self.presets.delete_user_preset(name)
+        except Exception as e:
+            self.show_error(str(e), dialog=True)
+            return
+        if self.preset_name == name:
+            self.preset_modified = True
+            self._update_preset_button()
+        self.statusBar().showMessage(f"Deleted preset “{name}”", 4000)
+
+    # ------------------------------------------------------------------ session
+    def restart_session(self, **changes) -> bool:
+        """Replace the live session (device / block size), carrying the parameters over."""
+        if self.session_factory is None:
+            return False
+        info = dict(self.session_info)
+        info.update(changes)
+        values = dict(self._values)
+        old = self.session
+        self.timer.stop()
+        try:
+            if hasattr(old, "stop"):
+                old.stop()
+        except Exception:
+            pass
+        try:
+            new, new_info, note = self._make_session(info)
+        except Exception as e:
+            self.show_error(f"could not start audio with {changes}: {e}", dialog=True)
+            try:
+                new, new_info, note = self._make_session(self.session_info)
+            except Exception as e2:
+                self.show_error(f"audio stopped: {e2}", dialog=True)
+                self.timer.start()
+                return False
+        for k, v in values.items():
+            try:
+                new.set(k, v)
+            except Exception:
+                pass
+        self.session = new
+        self.session_info = new_info
+        self._update_audio_button()
+        self.set_note(note)
+        self._sync_controls(self._read_values(), force=True)
+        self.sessionChanged.emit(new)
+        self.timer.start()
+        return True
+
+    def _make_session(self, info: dict):
+        out = self.session_factory(**info)
+        if isinstance(out, tuple):
+            session = out[0]
+            new_info = out[1] if len(out) > 1 and out[1] else info
+            note = out[2] if len(out) > 2 else None
+        else:
+            session, new_info, note = out, info, None
+        return session, dict(new_info), note
+
+    def set_note(self, note: str | None):
+        self.status_note.setText(note or "")
+        self.status_note.setStyleSheet(f"color: {theme.WARN};" if note else "")
+
+    # ------------------------------------------------------------------ meters
+    def refresh(self):
+        """Timer tick: copy the meter snapshot into the widgets."""
+        self._tick_count += 1
+        try:
+            m = self.session.meters()
+        except Exception as e:
+            self.statusBar().showMessage(f"meters unavailable: {e}", 2000)
+            return
+        self._last_meters = m
+        now = time.monotonic()
+        if "in_peak_db" in m:
+            self.in_meter.set_levels(m["in_peak_db"], m.get("in_rms_db", m["in_peak_db"]), now)
+        if "out_peak_db" in m:
+            self.out_meter.set_levels(m["out_peak_db"], m.get("out_rms_db", m["out_peak_db"]), now)
+        self.gate_gr.set_gr(m.get("gate_gr_db", 0.0), now)
+        self.settle_gr.set_gr(m.get("settle_gr_db", 0.0), now)
+        if "drift_lift_db" in m:
+            self.bars.set_values(m["drift_lift_db"], m.get("drift_heat", [0.0] * 40))
+        det = m.get("detector_db")
+        self.curve.set_detector(det if det is not None and det > -200 else None)
+        self._update_status(m)
+        if self._tick_count % SYNC_EVERY == 0:
+            self._sync_controls(self._read_values())
+
+    def _update_latency(self):
+        sr = _samplerate(self.session)
+        try:
+            lat = int(self.session.latency_samples)
+        except Exception:
+            return
+        io = getattr(self.session, "io_latency_samples", None)
+        try:
+            io = int(io) if io is not None else None
+        except Exception:
+            io = None
+        text = f"{lat / sr * 1000:.2f} ms"
+        tip = f"algorithmic: {lat} samples = {lat / sr * 1000:.3f} ms at {sr:g} Hz"
+        if io:
+            text = f"{(lat + io) / sr * 1000:.2f} ms"
+            tip += f"\nI/O buffers: {io} samples = {io / sr * 1000:.3f} ms" \
+                   f"\ntotal: {(lat + io) / sr * 1000:.3f} ms"
+            self.latency_readout.key.setText("LATENCY + I/O")
+        else:
+            self.latency_readout.key.setText("LATENCY")
+        self.latency_readout.set(text)
+        self.latency_readout.setToolTip(tip)
+
+    def _update_status(self, m: dict):
+        stats = {}
+        if hasattr(self.session, "stats") and self._tick_count % 4 == 1:
+            try:
+                stats = dict(self.session.stats())
+            except Exception:
+                stats = {}
+            self._stats = stats
+        else:
+            stats = getattr(self, "_stats", {})
+        load = stats.get("load", m.get("load"))
+        xruns = stats.get("xruns", m.get("xruns"))
+        # An offline Engine never runs a callback: its load/xrun slots hold the snapshot's
+        # "no value" fill (negative), shown as a dash.
+        if load is not None and math.isfinite(load) and load >= 0:
+            self.load_readout.set(f"{load * 100:.0f} %",
+                                  theme.ERROR if load > 0.8 else theme.WARN if load > 0.5 else None)
+        else:
+            self.load_readout.set("—")
+        if xruns is not None and xruns >= 0:
+            self.xrun_readout.set(str(int(xruns)), theme.WARN if xruns else None)
+        else:
+            self.xrun_readout.set("—")
+        if self._tick_count % 10 == 1:
+            self._update_latency()
+
+    def reset_holds(self):
+        for w in (self.in_meter, self.out_meter):
+            for h in w.holds:
+                h.reset()
+        for w in (self.gate_gr, self.settle_gr):
+            w.hold.reset()
+
+    # ------------------------------------------------------------------ MIDI hooks
+    def _on_learn_requested(self, pid: str):
+        for other, c in self.controls.items():
+            if other != pid and c.isMidiLearning():
+                c.cancelMidiLearn()
+        self.statusBar().showMessage(f"MIDI learn: move a controller for "
+                                     f"{BY_ID[pid].label} ({pid}) — Esc cancels")
+        self.midiLearnRequested.emit(pid)
+
+    def cancel_midi_learn(self):
+        """Cancel any pending learn (Escape)."""
+        cancelled = False
+        for c in self.controls.values():
+            if c.isMidiLearning():
+                c.cancelMidiLearn()
+                cancelled = True
+        if cancelled:
+            self.statusBar().showMessage("MIDI learn cancelled", 2000)
+        return cancelled
+
+    def set_midi_learning(self, pid: str, on: bool):
+        c = self.controls.get(pid)
+        if c is not None:
+            c.setMidiLearning(on)
+        if not on:
+            self.statusBar().clearMessage()
+
+    def set_midi_mapping(self, pid: str, text):
+        """Show which controller is bound to a parameter (None clears)."""
+        c = self.controls.get(pid)
+        if c is not None:
+            c.setMidiMapping(text)
+
+    def attach_midi(self, ctl):
+        """Wire an app.midi.MidiController (duck-typed: learn, cancel_learn, forget,
+        binding, notify, notify_values; on_change / on_learned callbacks)."""
+        self._midi = ctl
+        if getattr(ctl, "on_change", None) is None:
+            ctl.on_change = self.externalValue.emit
+        if getattr(ctl, "on_learned", None) is None:
+            ctl.on_learned = self.midiLearned.emit
+        self.midiLearnRequested.connect(lambda pid: ctl.learn(pid))
+        self.midiLearnCancelled.connect(lambda pid: ctl.cancel_learn())
+        self.midiForgetRequested.connect(self._midi_forget)
+        self.parameterChanged.connect(lambda pid, v: ctl.notify(pid, v))
+        self.refresh_midi_mappings()
+
+    def refresh_midi_mappings(self):
+        ctl = self._midi
+        if ctl is None or not hasattr(ctl, "binding"):
+            return
+        for pid in self.controls:
+            try:
+                b = ctl.binding(pid)
+            except Exception:
+                b = None
+            self.set_midi_mapping(pid, None if b is None else f"CC {b[1]} · ch {b[0] + 1}")
+
+    def _midi_forget(self, pid: str):
+        c = self.controls.get(pid)
+        if c is not None and c.isMidiLearning():
+            c.setMidiLearning(False)
+        if self._midi is not None:
+            try:
+                self._midi.forget(pid)
+            except Exception as e:
+                self.show_error(f"MIDI: {e}")
+        self.set_midi_mapping(pid, None)
+        self.statusBar().showMessage(f"MIDI mapping of {BY_ID[pid].label} forgotten", 3000)
+
+    def _on_midi_learned(self, pid: str, channel: int, cc: int):
+        c = self.controls.get(pid)
+        if c is not None:
+            c.setMidiLearning(False)
+        self.refresh_midi_mappings()
+        if self._midi is None:
+            self.set_midi_mapping(pid, f"CC {cc} · ch {channel + 1}")
+        self.statusBar().showMessage(f"MIDI: CC {cc} (channel {channel + 1}) → "
+                                     f"{BY_ID[pid].label}", 4000)
+
+    def keyPressEvent(self, e):
+        if e.key() == Qt.Key.Key_Escape and self.cancel_midi_learn():
+            e.accept()
+            return
+        super().keyPressEvent(e)
+
+    # ------------------------------------------------------------------ misc
+    def show_error(self, msg: str, dialog: bool = False):
+        self.statusBar().showMessage(msg, 8000)
+        if dialog and self.isVisible():
+            box = QMessageBox(QMessageBox.Icon.Warning, "Uplift", msg,
+                              QMessageBox.StandardButton.Ok, self)
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            box.open()
+
+    def sizeHint(self) -> QSize:
+        return QSize(1280, 800)
+
+    def closeEvent(self, e):
+        self.timer.stop()
+        if self.owns_session and hasattr(self.session, "stop"):
+            try:
+                self.session.stop()
+            except Exception:
+                pass
+        super().closeEvent(e)
