@@ -1,0 +1,601 @@
+"""MIDI control (issue 6): parser, learn, 14-bit, soft takeover, persistence,
+and the same over a real JACK MIDI transport into a real Engine."""
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections import deque
+
+import numpy as np
+import pytest
+
+from app import midi as M
+from app.midi import MidiController, MidiInput, MidiParser, MidiPoller
+from engine.params import BY_ID, INDEX, PARAMS
+
+
+@pytest.fixture(autouse=True)
+def config_dir(tmp_path, monkeypatch):
+    d = tmp_path / "config"
+    monkeypatch.setenv("UPLIFT_CONFIG_DIR", str(d))
+    return d
+
+
+def cc(ch, num, val):
+    return bytes([0xB0 | ch, num, val])
+
+
+class Recorder:
+    def __init__(self):
+        self.calls = []
+        self.lock = threading.Lock()
+
+    def __call__(self, pid, value):
+        with self.lock:
+            self.calls.append((pid, value))
+
+    def values(self, pid):
+        with self.lock:
+            return [v for k, v in self.calls if k == pid]
+
+
+def pos7(p, v):
+    return p.from_norm(v / 127.0)
+
+
+# --- parser ------------------------------------------------------------------
+
+def test_parser_running_status_and_realtime_interleaved():
+    p = MidiParser()
+    data = bytes([0xB0, 7, 10, 7, 11, 0xF8, 7, 0xFE, 12, 0x91, 60, 0xFA, 100, 61, 0])
+    assert p.feed(data) == [(0xB0, 7, 10), (0xB0, 7, 11), (0xB0, 7, 12),
+                            (0x91, 60, 100), (0x91, 61, 0)]
+
+
+def test_parser_sysex_skipped_and_ended_by_status():
+    p = MidiParser()
+    # complete SysEx with realtime inside; then an unterminated one cut by a CC
+    data = bytes([0xF0, 0x7E, 0xB0, 0x01]) + bytes([0xF7, 0xB2, 1, 2, 0xF0, 5, 6, 7, 0xB3, 4, 5])
+    # 0xB0 inside the first SysEx is a status byte: it ends the SysEx and starts a CC
+    assert p.feed(data) == [(0xB2, 1, 2), (0xB3, 4, 5)]   # the CC cut by 0xF7 is dropped
+    p = MidiParser()
+    assert p.feed(bytes([0xF0, 1, 2, 3, 0xF8, 4, 0xF7, 0xB2, 1, 2])) == [(0xB2, 1, 2)]
+    assert p.feed(bytes([0xF0, 5, 6, 7, 0xB3, 4, 5])) == [(0xB3, 4, 5)]
+    assert p.feed(bytes([0xF0, 1, 2])) == []
+    assert p.feed(bytes([3, 4, 0xF7, 9, 9])) == []        # SysEx across calls, then stray data
+
+
+def test_parser_truncated_stray_and_system_common():
+    p = MidiParser()
+    assert p.feed(bytes([5, 6, 0x7F])) == []                       # stray data, no status yet
+    assert p.feed(bytes([0xB0, 7, 0xB0, 8, 9])) == [(0xB0, 8, 9)]  # truncated CC dropped
+    assert p.feed(bytes([0xF2, 1, 2, 3, 4])) == []      # song position, then no running status
+    assert p.feed(bytes([0xC5, 3, 4])) == [(0xC5, 3, 0), (0xC5, 4, 0)]
+    assert p.feed(bytes([0xF7, 1, 2])) == [(0xC5, 1, 0), (0xC5, 2, 0)]  # stray EOX keeps nothing
+    assert p.feed(bytes([0xF6, 1])) == []               # tune request clears running status
+
+
+def test_parser_event_mode_drops_partial():
+    p = MidiParser()
+    assert p.feed(bytes([0xB0, 7])) == []
+    p.end_event()
+    assert p.feed(bytes([64])) == []
+
+
+def test_parser_never_raises_on_odd_input():
+    p = MidiParser()
+    for junk in (None, 3.5, "text", [0xB0, 7, 300, -1, 9, "x", None, 10], [[1, 2]],
+                 {"a": 1}, object(), memoryview(b"\xb0\x07\x08"), bytearray(b"\xb0\x07"),
+                 iter([0xB0, 1, 2]), True, 0x90):
+        p.feed(junk)
+    rng = random.Random(1)
+    for _ in range(200):
+        p.feed(bytes(rng.randrange(256) for _ in range(rng.randrange(1, 500))))
+    # still parses correctly afterwards
+    p.reset()
+    assert p.feed([0xB0, 7, 300, 9]) == [(0xB0, 7, 9)]    # out-of-range int ignored
+
+
+# --- controller ----------------------------------------------------------------
+
+def make(values=None, persist=False):
+    rec = Recorder()
+    changes = Recorder()
+    c = MidiController(setter=rec, on_change=changes, values=values, persist=persist)
+    return c, rec, changes
+
+
+def test_learn_binds_next_cc_cancel_and_forget():
+    c, rec, changes = make()
+    learned = []
+    c.on_learned = lambda *a: learned.append(a)
+    c.learn("mix")
+    assert c.learning == "mix"
+    c.cancel_learn()
+    c.feed(cc(0, 20, 5))
+    assert c.binding("mix") is None and not rec.calls
+    c.learn("mix")
+    c.feed(cc(3, 20, 127))                 # binds, does not jump
+    assert learned == [("mix", 3, 20)] and c.learning is None
+    assert c.binding("mix") == (3, 20)
+    assert rec.calls == []
+    c.feed(cc(3, 20, 126))                 # it was at 100 % when learned: takes over
+    c.feed(cc(3, 20, 127))
+    c.feed(cc(3, 20, 0))
+    assert rec.values("mix") == [pos7(BY_ID["mix"], 126), 100.0, 0.0]
+    assert changes.calls == rec.calls
+    # re-learning another param on the same CC moves the binding
+    c.learn("amount")
+    c.feed(cc(3, 20, 64))
+    assert c.binding("amount") == (3, 20) and c.binding("mix") is None
+    assert c.forget("amount") is True and c.forget("amount") is False
+    n = len(rec.calls)
+    c.feed(cc(3, 20, 0))
+    c.feed(cc(3, 20, 127))
+    assert len(rec.calls) == n
+    with pytest.raises(KeyError):
+        c.learn("no_such_param")
+
+
+def test_full_range_through_taper_and_stepped_enums():
+    c, rec, _ = make()
+    for pid, ccn in (("attack", 1), ("gate_hold", 2), ("detector", 3), ("bypass", 4),
+                     ("threshold", 5)):
+        c.bind(pid, 0, ccn)
+    # log taper: sweep engages at the current value, ends exactly at the extremes
+    for v in list(range(0, 128)) + [0, 64]:
+        c.feed(cc(0, 1, v))
+    att = BY_ID["attack"]
+    vals = rec.values("attack")
+    assert vals[0] == pytest.approx(10.0, rel=0.03)          # engaged where it met 10 ms
+    assert vals[-3] == att.max and vals[-2] == att.min
+    assert all(att.min <= v <= att.max for v in vals)
+    assert vals[-1] == pytest.approx(att.min * (att.max / att.min) ** (64 / 127))
+    # enums and bools step, no takeover needed
+    c.feed(cc(0, 3, 127))
+    c.feed(cc(0, 3, 10))
+    c.feed(cc(0, 4, 100))
+    assert rec.values("detector") == [1.0, 0.0]
+    assert rec.values("bypass") == [1.0]
+    # values always validate against the table
+    for pid, v in rec.calls:
+        assert BY_ID[pid].validate(v) == v
+
+
+def test_soft_takeover_cross_and_meet_after_mouse_and_preset():
+    c, rec, _ = make()
+    c.bind("amount", 0, 20)
+    p = BY_ID["amount"]
+    c.feed(cc(0, 20, 100))          # amount is 30 %: no jump
+    c.feed(cc(0, 20, 90))
+    assert rec.calls == []
+    c.feed(cc(0, 20, 20))           # crossed 30 % on the way down: takes over
+    assert rec.values("amount") == [pos7(p, 20)]
+    c.feed(cc(0, 20, 21))
+    assert rec.values("amount")[-1] == pos7(p, 21)
+    # the mouse moves the knob to 80 %: the controller lets go
+    c.notify("amount", 80.0)
+    for v in (30, 40, 90):
+        c.feed(cc(0, 20, v))
+    assert rec.values("amount") == [pos7(p, 20), pos7(p, 21)]
+    c.feed(cc(0, 20, 110))          # 90 -> 110 passes 80 %
+    assert rec.values("amount") == [pos7(p, 20), pos7(p, 21), pos7(p, 110)]
+    # an echo of our own change (the GUI reflecting on_change) does not let go
+    c.notify("amount", pos7(p, 21))
+    c.feed(cc(0, 20, 91))
+    assert rec.values("amount")[-1] == pos7(p, 91)
+    # a preset load: meets the value exactly -> takes over without a jump
+    c.notify_values({"amount": 50.0, "detector": "rms"})
+    c.feed(cc(0, 20, 120))
+    c.feed(cc(0, 20, 110))
+    assert rec.values("amount")[-1] == pos7(p, 91)
+    c.notify("amount", pos7(p, 64))
+    c.feed(cc(0, 20, 64))           # meets: takes over (nothing to send)
+    c.feed(cc(0, 20, 65))
+    assert rec.values("amount")[-2:] == [pos7(p, 91), pos7(p, 65)]
+    assert c.value("amount") == pos7(p, 65)
+
+
+def test_14_bit_pairs_recognised_and_mapped():
+    c, rec, _ = make()
+    c.learn("threshold")
+    c.feed(cc(1, 7, 0))                        # MSB learned
+    c.feed(cc(1, 39, 0))                       # its LSB: the pair is 14-bit from now on
+    assert c.is_fine("threshold")
+    p = BY_ID["threshold"]
+    for msb, lsb in ((127, 127), (100, 37), (100, 38)):
+        c.feed(cc(1, 7, msb) + cc(1, 39, lsb))
+    vals = rec.values("threshold")
+    assert vals[-3] == 0.0                     # crossed -18 dBFS on the way up: takes over
+    assert vals[-2] == pytest.approx(p.from_norm((100 * 128 + 37) / 16383), abs=1e-12)
+    assert vals[-1] - vals[-2] == pytest.approx(60 / 16383)   # one 14-bit step
+    # LSB only (the MSB did not change) refines
+    c.feed(cc(1, 39, 40))
+    assert rec.values("threshold")[-1] == pytest.approx(p.from_norm((100 * 128 + 40) / 16383))
+    # a controller back in 7-bit mode (MSBs only) still works
+    c.feed(cc(1, 7, 90))
+    c.feed(cc(1, 7, 91))
+    assert rec.values("threshold")[-1] == pos7(p, 91) and not c.is_fine("threshold")
+    # learn skips the LSB half of a pair and binds the MSB
+    c2, _, _ = make()
+    c2.feed(cc(2, 8, 1))
+    c2.learn("ratio")
+    c2.feed(cc(2, 40, 5))       # the LSB of the CC 8 just seen: skipped
+    c2.feed(cc(2, 8, 2))
+    assert c2.binding("ratio") == (2, 8)
+
+
+def test_callback_errors_never_escape():
+    def boom(*a):
+        raise RuntimeError("ring full")
+    c = MidiController(setter=boom, on_change=boom, persist=False)
+    c.bind("bypass", 0, 1)
+    assert c.feed(cc(0, 1, 127)) == 0
+    assert c.stats["callback_errors"] == 1
+
+
+def test_channel_mode_messages_not_learnable():
+    c, rec, _ = make()
+    c.learn("mix")
+    c.feed(cc(0, 123, 0))       # all notes off
+    assert c.learning == "mix"
+    c.feed(cc(0, 1, 0))
+    assert c.binding("mix") == (0, 1)
+
+
+def test_mappings_persist_atomically_and_reload(config_dir):
+    config_dir.mkdir(parents=True)
+    (config_dir / "settings.json").write_text(json.dumps({"device": "hw:1", "midi": []}))
+    c, _, _ = make(persist=True)
+    c.learn("amount")
+    c.feed(cc(0, 21, 3))
+    c.bind("threshold", 15, 7, fine=True)
+    saved = json.loads((config_dir / "settings.json").read_text())
+    assert saved["device"] == "hw:1"
+    assert saved["midi"] == [
+        {"param": "amount", "channel": 1, "cc": 21, "resolution": 7},
+        {"param": "threshold", "channel": 16, "cc": 7, "resolution": 14},
+    ]
+    assert [f.name for f in config_dir.iterdir()] == ["settings.json"]   # no temp files left
+    c2, rec, _ = make(persist=True)
+    assert c2.binding("amount") == (0, 21) and c2.is_fine("threshold")
+    c2.forget("amount")
+    c3, _, _ = make(persist=True)
+    assert c3.binding("amount") is None and c3.binding("threshold") == (15, 7)
+
+
+def test_bad_mappings_skipped_and_corrupt_settings_not_clobbered(config_dir):
+    config_dir.mkdir(parents=True)
+    path = config_dir / "settings.json"
+    path.write_text(json.dumps({"midi": [
+        {"param": "amount", "channel": 1, "cc": 21},
+        {"param": "nope", "channel": 1, "cc": 22},
+        {"param": "mix", "channel": 0, "cc": 22},
+        {"param": "mix", "channel": 1, "cc": 200},
+        "junk"]}))
+    c, _, _ = make(persist=True)
+    assert c.binding("amount") == (0, 21) and c.binding("mix") is None
+    assert len(c.load_errors) == 4
+    assert all("settings.json" in e and "midi[" in e for e in c.load_errors)
+    path.write_text('{"midi": [')                    # truncated by hand
+    before = (path.read_bytes(), path.stat().st_mtime_ns)
+    c, _, _ = make(persist=True)
+    assert c.load_errors and "settings.json" in c.load_errors[0]
+    c.bind("mix", 0, 1)                              # cannot save: says so, writes nothing
+    assert c.save_error and "settings.json" in c.save_error
+    assert (path.read_bytes(), path.stat().st_mtime_ns) == before
+
+
+def test_poller_drains_a_callable_and_survives_errors():
+    c, rec, _ = make()
+    c.bind("bypass", 0, 64)
+    q = deque([[cc(0, 64, 127)], [b"\xb0\x40", b"\x00"], [cc(0, 64, 0), b"\xf8"]])
+    fails = {"n": 0}
+
+    def source():
+        if fails["n"] < 2:
+            fails["n"] += 1
+            raise RuntimeError("session not started")
+        return q.popleft() if q else []
+
+    with MidiPoller(c, source, interval=0.001) as poller:
+        deadline = time.monotonic() + 5
+        while len(rec.calls) < 2 and time.monotonic() < deadline:
+            time.sleep(0.005)
+    assert rec.values("bypass") == [1.0, 0.0]     # the split CC was not glued together
+    assert poller.errors == 2
+
+
+def test_match_port():
+    ports = ["system:midi_capture_1", "nanoKONTROL2:out", "a2j:Launch Control XL [24] (capture)"]
+    assert M.match_port("nanoKONTROL2:out", ports) == "nanoKONTROL2:out"
+    assert M.match_port("nanokontrol2:OUT", ports) == "nanoKONTROL2:out"
+    assert M.match_port("launch control", ports) == ports[2]
+    assert M.match_port("nanoKONTROL2:out", ["nanoKONTROL2-01:out"]) == "nanoKONTROL2-01:out"
+    assert M.match_port("capture", ports) is None        # ambiguous
+    assert M.match_port("x", []) is None
+
+
+def test_alsa_and_missing_server_fail_gracefully(monkeypatch):
+    monkeypatch.setenv("JACK_DEFAULT_SERVER", "uplift-no-such-server")
+    monkeypatch.setenv("JACK_NO_START_SERVER", "1")
+    assert M.list_input_ports("jack") == []
+    c, _, _ = make()
+    with pytest.raises(M.MidiError) as e:
+        MidiInput(c, api="jack").start()
+    assert "JACK" in str(e.value) and "\n" not in str(e.value)
+    try:
+        import rtmidi
+        mi = rtmidi.MidiIn(rtmidi.API_LINUX_ALSA)
+        mi.delete()
+        pytest.skip("this machine has an ALSA sequencer")
+    except rtmidi.RtMidiError:
+        pass
+    assert M.list_input_ports("alsa") == []
+    with pytest.raises(M.MidiError) as e:
+        MidiInput(c, api="alsa").start()
+    assert "ALSA" in str(e.value)
+    with pytest.raises(M.MidiError):
+        MidiInput(c, api="winmm")
+
+
+# --- over a real JACK MIDI transport, into a real Engine -------------------------
+
+@pytest.fixture(scope="module")
+def engine_module():
+    from engine import Engine
+    return Engine(48000, 2)
+
+
+@pytest.fixture
+def eng(engine_module):
+    engine_module.update({p.id: p.default for p in PARAMS})
+    return engine_module
+
+
+def wait_for(cond, timeout=5.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(0.002)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class RtmidiSender:
+    """A second real JACK MIDI client: python-rtmidi output `ctl:out`."""
+
+    def __init__(self, name="ctl"):
+        import rtmidi
+        self.out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name)
+        self.out.open_virtual_port("out")
+        self.name = f"{name}:out"
+
+    def send(self, *msgs, gap=0.0):
+        for m in msgs:
+            self.out.send_message(list(m))
+            if gap:
+                time.sleep(gap)
+
+    def close(self):
+        if self.out is not None:
+            self.out.close_port()
+            self.out.delete()
+            self.out = None
+
+
+class RawJackSender:
+    """A JACK-Client MIDI output that writes arbitrary bytes as JACK events."""
+
+    def __init__(self, name="raw"):
+        import jack
+        self.client = jack.Client(name, no_start_server=True)
+        self.port = self.client.midi_outports.register("out")
+        self.queue = deque()
+        self.sent = 0
+        self.client.set_process_callback(self._process)
+        self.client.activate()
+        self.name = self.port.name
+
+    def _process(self, frames):
+        self.port.clear_buffer()
+        t = 0
+        while self.queue and t < frames:
+            self.port.write_midi_event(t, self.queue.popleft())
+            self.sent += 1
+            t += 1
+
+    def send(self, data):
+        self.queue.append(bytes(data))
+
+    def flush(self, timeout=5.0):
+        wait_for(lambda: not self.queue, timeout, "the raw sender to drain")
+
+    def close(self):
+        self.client.deactivate()
+        self.client.close()
+
+
+def check_reached_engine(eng, pid, value):
+    """The value went through Engine.set into the parameter ring the audio thread drains."""
+    assert eng.get(pid) == value
+    eng.process(np.zeros((64, 2), np.float32))
+    assert eng.state.core.p_target[INDEX[pid]] == value
+
+
+def test_jack_learn_takeover_forget(jack_server, eng):
+    c = MidiController(setter=eng.set, values=eng.values(), persist=False)
+    sender = RtmidiSender()
+    inp = MidiInput(c, port=sender.name, client_name="uplift-midi").start()
+    try:
+        assert inp.connected_to == "ctl:out"
+        assert "ctl:out" in M.list_input_ports("jack")
+        p = BY_ID["amount"]
+        # learn: the first CC binds without changing anything
+        c.learn("amount")
+        sender.send(cc(0, 20, 100))
+        wait_for(lambda: c.binding("amount") == (0, 20), what="learn")
+        c.bind("auto_makeup", 0, 21)                 # a switch used as a sync marker
+
+        def sync():
+            # Everything sent before this marker has been handled once it lands.
+            state = 0.0 if eng.get("auto_makeup") else 1.0
+            sender.send(cc(0, 21, 127 if state else 0))
+            wait_for(lambda: eng.get("auto_makeup") == state, what="sync")
+
+        sync()
+        assert eng.get("amount") == 30.0
+        # soft takeover: 100 -> 90 does not pass 30 %; 90 -> 20 does
+        sender.send(cc(0, 20, 90))
+        sync()
+        assert eng.get("amount") == 30.0
+        sender.send(cc(0, 20, 20))
+        wait_for(lambda: eng.get("amount") == pos7(p, 20), what="takeover")
+        # the mouse sets 75 %: the controller waits until it passes it
+        eng.set("amount", 75.0)
+        c.notify("amount", 75.0)
+        sender.send(cc(0, 20, 30), cc(0, 20, 60), gap=0.002)
+        sync()
+        assert eng.get("amount") == 75.0
+        sender.send(cc(0, 20, 100))                  # 60 -> 100 (78.7 %) passed 75 %
+        sync()
+        assert eng.get("amount") == pos7(p, 100)
+        # a preset load: the controller lets go again
+        from app.presets import load_preset
+        values = load_preset("Drum room")
+        eng.update(values)
+        c.notify_values(values)
+        sender.send(cc(0, 20, 110), cc(0, 20, 120), gap=0.002)   # 86.6, 94.5 > 70 %: no
+        sync()
+        assert eng.get("amount") == 70.0
+        sender.send(cc(0, 20, 80))                   # 63 %: crossed from above
+        wait_for(lambda: eng.get("amount") == pos7(p, 80), what="takeover after preset")
+        check_reached_engine(eng, "amount", pos7(p, 80))
+        # forget: the CC no longer reaches the engine
+        assert c.forget("amount")
+        sender.send(cc(0, 20, 0), cc(0, 20, 127))
+        sync()
+        assert eng.get("amount") == pos7(p, 80)
+    finally:
+        inp.stop()
+        sender.close()
+
+
+def test_jack_14bit_into_virtual_port_connected_by_jack(jack_server, eng):
+    import jack
+    c = MidiController(setter=eng.set, values=eng.values(), persist=False)
+    inp = MidiInput(c, port=None, client_name="uplift-midi", port_name="in").start()
+    sender = RtmidiSender("fader")
+    patch = jack.Client("patchbay", no_start_server=True)
+    try:
+        patch.connect("fader:out", "uplift-midi:in")
+        c.bind("threshold", 2, 7)
+        p = BY_ID["threshold"]
+        pairs = [(0, 0), (127, 127), (100, 37)]
+        for msb, lsb in pairs:
+            sender.send(cc(2, 7, msb), cc(2, 39, lsb))
+        want = p.from_norm((100 * 128 + 37) / 16383)
+        wait_for(lambda: eng.get("threshold") == want, what="14-bit value")
+        assert c.is_fine("threshold")
+        # not reachable with 7 bits: the LSB really arrived over JACK
+        assert all(abs(want - pos7(p, v)) > 1e-6 for v in range(128))
+        check_reached_engine(eng, "threshold", want)
+    finally:
+        patch.close()
+        inp.stop()
+        sender.close()
+
+
+def test_jack_persistence_round_trip(jack_server, eng, config_dir):
+    sender = RtmidiSender()
+    c1 = MidiController(setter=eng.set, values=eng.values(), persist=True)
+    with MidiInput(c1, port="ctl:out"):
+        c1.learn("ratio")
+        sender.send(cc(4, 30, 1))
+        wait_for(lambda: c1.binding("ratio") == (4, 30), what="learn")
+    saved = json.loads((config_dir / "settings.json").read_text())
+    assert saved["midi"] == [{"param": "ratio", "channel": 5, "cc": 30, "resolution": 7}]
+    # a new session: the mapping is reloaded from settings.json
+    c2 = MidiController(setter=eng.set, values=eng.values(), persist=True)
+    assert c2.binding("ratio") == (4, 30)
+    p = BY_ID["ratio"]
+    with MidiInput(c2, port="ctl:out"):
+        sender.send(cc(4, 30, 0), cc(4, 30, 127), cc(4, 30, 77), gap=0.002)
+        wait_for(lambda: eng.get("ratio") == pos7(p, 77), what="reloaded mapping")
+    check_reached_engine(eng, "ratio", pos7(p, 77))
+    sender.close()
+
+
+def test_jack_garbage_burst_ignored(jack_server, eng):
+    rec = Recorder()
+
+    def setter(pid, value):
+        rec(pid, value)
+        eng.set(pid, value)
+
+    c = MidiController(setter=setter, values=eng.values(), persist=False)
+    c.bind("amount", 0, 20)
+    c.bind("auto_makeup", 0, 21)
+    raw = RawJackSender()
+    inp = MidiInput(c, port=raw.name).start()
+    try:
+        assert inp.connected_to == raw.name
+        p = BY_ID["amount"]
+        raw.send(cc(0, 20, 38))                      # meets 30 % (29.9): engaged
+        wait_for(lambda: eng.get("amount") == pos7(p, 38), what="engage")
+        rec.calls.clear()
+        rng = random.Random(6)
+        no_cc = [b for b in range(256) if not 0xB0 <= b <= 0xBF]
+        deliberate = [
+            b"\xb0\x14",                  # truncated CC to the bound controller
+            b"\x14\x7f", b"\x00",         # stray data bytes
+            b"\xf0\x01\x02\x03",          # unterminated SysEx
+            b"\xf0" + bytes(range(100)) + b"\xf7",
+            b"\xf7", b"\xf8\xfa\xfc\xfe\xff",
+            b"\xf2\x01", b"\xf3", b"\xf1",
+            b"\x90\x3c\x64\x80\x3c",      # note on, truncated note off
+            bytes([0xB0, 0x14]) + b"\xf0\x7f\xf7",   # CC cut by a SysEx
+            b"\xe0\x00", b"\xc0", b"\xb0\x7b\x00",   # channel mode (all notes off)
+            b"\xb5\x14\x40",              # the bound CC number, another channel
+        ]
+        for i in range(600):
+            if i % 20 == 0:
+                raw.send(deliberate[(i // 20) % len(deliberate)])
+            else:
+                raw.send(bytes(rng.choice(no_cc) for _ in range(rng.randrange(1, 48))))
+        raw.send(cc(0, 21, 127))          # sync marker, after all of it
+        raw.flush()
+        wait_for(lambda: eng.get("auto_makeup") == 1.0, what="sync after garbage")
+        assert rec.values("amount") == [] and eng.get("amount") == pos7(p, 38)
+        # messy but valid: realtime bytes inside, running status
+        raw.send(b"\xb0\xf8\x14\xfe\x32\x14\x33")
+        raw.send(cc(0, 21, 0))
+        wait_for(lambda: eng.get("auto_makeup") == 0.0, what="sync")
+        assert rec.values("amount") == [pos7(p, 0x32), pos7(p, 0x33)]
+        check_reached_engine(eng, "amount", pos7(p, 0x33))
+        assert inp._thread.is_alive() and c.stats["messages"] > 0
+    finally:
+        inp.stop()
+        raw.close()
+
+
+def test_jack_device_disappears_and_returns(jack_server, eng):
+    c = MidiController(setter=eng.set, values=eng.values(), persist=False)
+    c.bind("bypass", 0, 1)
+    sender = RtmidiSender("pad")
+    inp = MidiInput(c, port="pad:out", poll_interval=0.05).start()
+    try:
+        sender.send(cc(0, 1, 127))
+        wait_for(lambda: eng.get("bypass") == 1.0, what="first device")
+        sender.close()
+        wait_for(lambda: inp.connected_to is None, what="disappearance noticed")
+        assert "waiting" in inp.status
+        sender = RtmidiSender("pad")
+        wait_for(lambda: inp.connected_to == "pad:out", what="reconnect")
+        sender.send(cc(0, 1, 0))
+        wait_for(lambda: eng.get("bypass") == 0.0, what="value after reconnect")
+    finally:
+        inp.stop()
+        sender.close()
