@@ -156,7 +156,8 @@ def read_json(path: Path | str):
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
-        hint = " (the file looks truncated)" if e.pos >= len(text.rstrip()) else ""
+        truncated = e.pos >= len(text.rstrip()) or e.msg.startswith("Unterminated string")
+        hint = " (the file looks truncated)" if truncated else ""
         raise SettingsError(f"{path}: not valid JSON at line {e.lineno} column {e.colno}: "
                             f"{e.msg}{hint}") from None
     except RecursionError:
