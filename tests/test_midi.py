@@ -599,3 +599,36 @@ def test_jack_device_disappears_and_returns(jack_server, eng):
     finally:
         inp.stop()
         sender.close()
+
+
+def test_jack_native_midi_in_through_live_session(jack_server):
+    """The native JACK client's CLIENT:midi_in -> LiveSession.read_midi -> MidiPoller ->
+    session.set -> the lock-free ring the running audio callback drains."""
+    import jack
+    from app.live import LiveSession
+    s = LiveSession(backend="jack", blocksize=64, channels=2, client_name="uplift",
+                    no_connect=True).start()
+    raw = RawJackSender("keys")
+    patch = jack.Client("patchbay", no_start_server=True)
+    c = MidiController(setter=s.set, values=s.values(), persist=False)
+    c.bind("release", 9, 74)
+    poller = MidiPoller(c, s.read_midi, interval=0.002).start()
+    try:
+        patch.connect(raw.name, "uplift:midi_in")
+        p = BY_ID["release"]
+        raw.send(b"\xf0\x00\x01")                    # garbage first, then a sweep
+        raw.send(b"\x4a\x10")
+        for v in (0, 127, 33):
+            raw.send(cc(9, 74, v))
+        raw.flush()
+        want = pos7(p, 33)
+        wait_for(lambda: s.get("release") == want, what="value through CLIENT:midi_in")
+        idx = INDEX["release"]
+        wait_for(lambda: s.engine.state.core.p_target[idx] == want,
+                 what="the audio callback to drain the ring")
+        assert s.stats()["callbacks"] > 0
+    finally:
+        poller.stop()
+        patch.close()
+        raw.close()
+        s.stop()
