@@ -446,7 +446,7 @@ class MidiController:
         if b is None and 32 <= cc < 64:
             m = self._bindings.get((ch, cc - 32))
             if m is not None and self._learning is None:
-                self._lsb(m, val, actions)
+                self._lsb(m, val, prev_cc, actions)
                 return
         if self._learning is not None:
             # The LSB half of a 14-bit pair is not a control of its own: learn the MSB.
@@ -476,10 +476,15 @@ class MidiController:
         b.msb = val
         self._position(b, val / 127.0, 127, actions)
 
-    def _lsb(self, b: Binding, val: int, actions: list) -> None:
+    def _lsb(self, b: Binding, val: int, prev_cc: int | None, actions: list) -> None:
         if b.msb is None:
             return                       # an LSB before any MSB: nothing to refine
         if not b.fine:
+            if prev_cc != b.cc:
+                # Not right after its MSB: an unrelated control that happens to be
+                # numbered n+32, not the second half of a pair.
+                self.stats["ignored"] += 1
+                return
             b.fine = True                # the controller sends 14-bit pairs
             actions.append(("save",))
         b.lsb = val

@@ -632,3 +632,13 @@ def test_jack_native_midi_in_through_live_session(jack_server):
         patch.close()
         raw.close()
         s.stop()
+
+
+def test_unrelated_cc_numbered_n_plus_32_is_not_an_lsb():
+    c, rec, _ = make()
+    c.bind("mix", 0, 7)
+    c.feed(cc(0, 7, 127))                      # meets 100 %
+    c.feed(cc(0, 10, 1) + cc(0, 39, 64))       # CC 39 not right after CC 7: another knob
+    assert not c.is_fine("mix")
+    c.feed(cc(0, 7, 100))
+    assert rec.values("mix")[-1] == pos7(BY_ID["mix"], 100)
