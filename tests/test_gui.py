@@ -338,8 +338,8 @@ def test_status_with_live_session_stats(qtbot, engine_factory):
     w.refresh()
     assert w.load_readout.value.text() == "25 %"
     assert w.xrun_readout.value.text() == "3"
-    assert w.latency_readout.key.text() == "LATENCY + I/O"
-    assert w.latency_readout.value.text() == f"{(96 + 128) / 48:.2f} ms"
+    assert w.latency_readout.key.text() == "LATENCY · WITH I/O"
+    assert w.latency_readout.value.text() == f"{96 / 48:.2f} · {128 / 48:.2f} ms"
 
 
 def test_block_size_menu_restarts_the_session(qtbot, engine_factory):
@@ -351,7 +351,7 @@ def test_block_size_menu_restarts_the_session(qtbot, engine_factory):
         return e, info, None
 
     first = engine_factory()
-    w = MainWindow(first, session_factory=factory, session_info={"backend": "jack",
+    w = MainWindow(first, session_factory=factory, session_info={"backend": "portaudio",
                                                                  "blocksize": 64})
     qtbot.addWidget(w)
     w.timer.stop()
@@ -479,3 +479,34 @@ def test_quantize_stays_in_range():
             v = quantize(p, p.from_norm(u))
             assert p.min <= v <= p.max, (p.id, u, v)
             p.validate(v)
+
+
+# --- a real live session on a private JACK dummy server ---------------------------------------
+
+def test_window_on_a_live_jack_session(qtbot, jack_server):
+    live = pytest.importorskip("app.live")
+    from app import jack_host
+    from ui.demo import demo_signal
+    s = live.LiveSession(backend="jack", blocksize=64, no_connect=True,
+                         client_name="uplift-guitest").start()
+    player = None
+    try:
+        player = jack_host.NativePlayer(demo_signal(48000, seconds=2.0), name="uplift-guidemo")
+        player.start([f"{s.port_names['in_1'].split(':')[0]}:in_1",
+                      f"{s.port_names['in_1'].split(':')[0]}:in_2"])
+        w = MainWindow(s, session_info={"backend": "jack", "blocksize": s.blocksize})
+        qtbot.addWidget(w)
+        w.show()
+        drag(w.controls["amount"], dy=40)
+        assert s.get("amount") == pytest.approx(w.controls["amount"].value())
+        assert s.get("amount") > 30
+        qtbot.waitUntil(lambda: max(w.in_meter.peak) > -50, timeout=5000)
+        qtbot.waitUntil(lambda: w.load_readout.value.text().endswith("%"), timeout=3000)
+        assert w.xrun_readout.value.text().isdigit()
+        assert "WITH I/O" in w.latency_readout.key.text()
+        assert "JACK" in w.audio_button.text() and "64 frames" in w.audio_button.text()
+        w.timer.stop()
+    finally:
+        if player is not None:
+            player.close()
+        s.stop()

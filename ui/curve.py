@@ -120,6 +120,9 @@ class TransferCurve(pg.PlotWidget):
         pi.addItem(self.message)
         self._x = np.arange(X_MIN, X_MAX + STEP_DB / 2, STEP_DB)
         self._y = None
+        self._y_version = 0
+        self._det_key = None
+        self._det_version = -1
         self.error = None
         self._pending = None
         self._timer = QTimer(self)
@@ -172,6 +175,7 @@ class TransferCurve(pg.PlotWidget):
             return
         self.message.setText("")
         self._y = y
+        self._y_version += 1
         ok = np.isfinite(y)
         self.curve_item.setData(self._x[ok], np.clip(y[ok], Y_MIN - 24, Y_MAX + 24))
 
@@ -188,7 +192,12 @@ class TransferCurve(pg.PlotWidget):
 
     # --- the live dot ---
     def set_detector(self, det_db: float | None) -> None:
-        if det_db is None or not np.isfinite(det_db) or det_db < X_MIN:
+        key = None if det_db is None or not np.isfinite(det_db) or det_db < X_MIN \
+            else round(float(det_db) * 10)          # 0.1 dB: no repaint for invisible moves
+        if key == self._det_key and self._y_version == self._det_version:
+            return
+        self._det_key, self._det_version = key, self._y_version
+        if key is None:
             self.dot.setData([], [])
             self.det_line.setVisible(False)
             return

@@ -30,6 +30,8 @@ def demo_signal(samplerate: float = 48000, seconds: float = 8.0, channels: int =
     formants = [(700, 110), (1220, 140), (2600, 250), (3400, 300)]
     for start, length, f0, level in syllables:
         i0, i1 = int(start * sr), int(min(n, (start + length + 0.25) * sr))
+        if i1 - i0 < 16:
+            continue
         tt = t[i0:i1] - start
         vib = 1 + 0.012 * np.sin(2 * np.pi * 5.5 * tt) * np.clip(tt / 0.2, 0, 1)
         phase = 2 * np.pi * f0 * np.cumsum(vib) / sr
@@ -48,6 +50,8 @@ def demo_signal(samplerate: float = 48000, seconds: float = 8.0, channels: int =
     for start in (0.05, 3.55, 7.35):
         i0, i1 = int(start * sr), int(min(n, (start + 0.45) * sr))
         m = i1 - i0
+        if m < 64:
+            continue
         noise = rng.standard_normal(m)
         noise = np.convolve(noise, np.ones(6) / 6, mode="same") - \
             np.convolve(noise, np.ones(60) / 60, mode="same")
@@ -57,6 +61,8 @@ def demo_signal(samplerate: float = 48000, seconds: float = 8.0, channels: int =
     for end in (3.05, 6.95):
         i0 = int(end * sr)
         m = min(n - i0, int(1.2 * sr))
+        if m < 64:
+            continue
         noise = np.convolve(rng.standard_normal(m), np.ones(12) / 12, mode="same")
         out[i0:i0 + m] += noise * np.exp(-np.arange(m) / (0.35 * sr)) * 10 ** (-44 / 20)
     out += rng.standard_normal(n) * 10 ** (-78 / 20)           # preamp hiss

@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 from PyQt6.QtCore import QPointF, QRectF, QSize, Qt
-from PyQt6.QtGui import QColor, QFontMetrics, QLinearGradient, QPainter, QPainterPath, QPen
+from PyQt6.QtGui import QColor, QFontMetrics, QLinearGradient, QPainter, QPainterPath, QPen, QPixmap
 from PyQt6.QtWidgets import QSizePolicy, QWidget
 
 from . import theme
@@ -89,11 +89,15 @@ class LevelMeter(QWidget):
         now = time.monotonic() if now is None else now
         if len(peak) != len(self.peak):
             self.set_channels(len(peak))
+        old = (self.peak, self.rms, [h.value for h in self.holds])
         self.peak = [float(v) for v in peak]
         self.rms = [float(v) for v in rms]
         for h, v in zip(self.holds, self.peak):
             h.feed(v, now)
-        self.update()
+        new = (self.peak, self.rms, [h.value for h in self.holds])
+        if any(abs(max(a, self.lo - 1) - max(b, self.lo - 1)) > 0.05
+               for o, n in zip(old, new) for a, b in zip(o, n)):
+            self.update()
 
     def held(self) -> float:
         return max(h.value for h in self.holds)
@@ -195,9 +199,11 @@ class GRMeter(QWidget):
         gr = float(gr)
         if not math.isfinite(gr):
             gr = 0.0
+        old = (self.gr, self.hold.value)
         self.gr = max(0.0, gr)
         self.hold.feed(self.gr, now)
-        self.update()
+        if abs(old[0] - self.gr) > 0.02 or abs(old[1] - self.hold.value) > 0.02:
+            self.update()
 
     def set_active(self, on: bool):
         if on != self.active:
@@ -294,6 +300,7 @@ class DriftBars(QWidget):
         self.cap = None
         self.active = True
         self._hover = -1
+        self._bg = None              # cached static layer (grid, labels, legend)
         self.setMouseTracking(True)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setObjectName("drift_bars")
@@ -305,20 +312,30 @@ class DriftBars(QWidget):
     def set_values(self, lift, heat):
         lift = np.asarray(lift, float)
         heat = np.asarray(heat, float)
+        new_lift, new_heat = self.lift, self.heat
         if lift.size == self.lift.size:
-            self.lift = np.nan_to_num(lift, nan=0.0, posinf=self.max_db, neginf=0.0)
+            new_lift = np.nan_to_num(lift, nan=0.0, posinf=self.max_db, neginf=0.0)
         if heat.size == self.heat.size:
-            self.heat = np.clip(np.nan_to_num(heat, nan=0.0), 0.0, 1.0)
-        self.update()
+            new_heat = np.clip(np.nan_to_num(heat, nan=0.0), 0.0, 1.0)
+        # repaint only for a visible change (keeps an idle window idle)
+        if np.max(np.abs(new_lift - self.lift)) > 0.02 or np.max(np.abs(new_heat - self.heat)) > 0.004:
+            self.lift, self.heat = new_lift, new_heat
+            self.update()
 
     def set_cap(self, cap_db):
-        self.cap = cap_db
-        self.update()
+        if cap_db != self.cap:
+            self.cap = cap_db
+            self._bg = None
+            self.update()
 
     def set_active(self, on: bool):
         if on != self.active:
             self.active = on
             self.update()
+
+    def resizeEvent(self, e):
+        self._bg = None
+        super().resizeEvent(e)
 
     def _geometry(self):
         w, h = self.width(), self.height()
@@ -345,30 +362,36 @@ class DriftBars(QWidget):
         self._hover = -1
         self.update()
 
-    def paintEvent(self, _e):
-        qp = QPainter(self)
+    def _background(self) -> QPixmap:
+        dpr = self.devicePixelRatioF()
+        pm = QPixmap(int(self.width() * dpr), int(self.height() * dpr))
+        pm.setDevicePixelRatio(dpr)
+        pm.fill(Qt.GlobalColor.transparent)
+        qp = QPainter(pm)
         qp.setRenderHint(QPainter.RenderHint.Antialiasing)
         left, top, pw, ph = self._geometry()
         n = self.lift.size
-        # title
         qp.setFont(theme.ui_font(11, bold=True))
         qp.setPen(theme.accent("drift"))
         qp.drawText(QRectF(left, 0, pw, 20), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                     "DRIFT LIFT  ·  40 BANDS")
-        # heat legend
         lg_w = 90.0
         lx = left + pw - lg_w
         qp.setFont(theme.ui_font(9))
         qp.setPen(QColor(theme.TEXT_DIM))
-        fm = QFontMetrics(qp.font())
         qp.drawText(QRectF(lx - 40, 0, 36, 20), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
                     "heat")
         grad = QLinearGradient(lx, 0, lx + lg_w, 0)
         for t in (0.0, 0.35, 0.65, 1.0):
             grad.setColorAt(t, theme.heat_colour(t))
         qp.fillRect(QRectF(lx, 7, lg_w, 6), grad)
-        # grid
-        qp.setFont(theme.ui_font(9))
+        slot = pw / n
+        bw = max(2.0, slot * 0.72)
+        trough = QColor(theme.TRACK)
+        trough.setAlpha(110)
+        for i in range(n):
+            x = left + i * slot + (slot - bw) / 2
+            qp.fillRect(QRectF(x, top, bw, ph), trough)
         step = 6 if self.max_db <= 36 else 12
         for db in range(0, int(self.max_db) + 1, step):
             y = top + ph - db / self.max_db * ph
@@ -382,36 +405,14 @@ class DriftBars(QWidget):
         qp.setPen(QColor(theme.TEXT_FAINT))
         qp.drawText(QRectF(0, top - 18, left + 20, 12),
                     Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, "dB")
-        # bars
-        slot = pw / n
-        bw = max(2.0, slot * 0.72)
-        for i in range(n):
-            x = left + i * slot + (slot - bw) / 2
-            qp.fillRect(QRectF(x, top, bw, ph), QColor(255, 255, 255, 10))
-            v = min(max(self.lift[i], 0.0), self.max_db)
-            bh = v / self.max_db * ph
-            if bh > 0.3:
-                c = theme.heat_colour(self.heat[i]) if self.active else QColor(theme.TEXT_FAINT)
-                g = QLinearGradient(0, top + ph - bh, 0, top + ph)
-                g.setColorAt(0.0, c.lighter(125))
-                g.setColorAt(1.0, c.darker(160))
-                path = QPainterPath()
-                path.addRoundedRect(QRectF(x, top + ph - bh, bw, bh), min(2.0, bw / 3), min(2.0, bw / 3))
-                qp.fillPath(path, g)
-            if i == self._hover:
-                qp.setPen(QPen(QColor(theme.TEXT), 1))
-                qp.setBrush(Qt.BrushStyle.NoBrush)
-                qp.drawRect(QRectF(x - 1, top, bw + 2, ph))
-        # max-lift cap
         if self.cap is not None and 0 < self.cap <= self.max_db:
             y = top + ph - self.cap / self.max_db * ph
             qp.setPen(QPen(theme.accent("drift"), 1, Qt.PenStyle.DashLine))
             qp.drawLine(QPointF(left, y), QPointF(left + pw, y))
             qp.setFont(theme.ui_font(9))
-            qp.drawText(QRectF(left + pw - 80, y - 14, 78, 12),
+            qp.drawText(QRectF(left + pw - 90, y - 14, 88, 12),
                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
                         f"max lift {self.cap:.0f} dB")
-        # frequency labels: as many as fit without touching
         qp.setFont(theme.ui_font(9))
         fm = QFontMetrics(qp.font())
         lw = fm.horizontalAdvance("20.0k") + 6
@@ -422,13 +423,37 @@ class DriftBars(QWidget):
                 idx[-1] = n - 1
             else:
                 idx.append(n - 1)
-        qp.setPen(QColor(theme.TEXT_DIM))
         for i in idx:
             cx = left + (i + 0.5) * slot
+            qp.setPen(QColor(theme.TEXT_DIM))
             qp.drawText(QRectF(cx - lw / 2, top + ph + 4, lw, 14), Qt.AlignmentFlag.AlignCenter,
                         freq_text(self.centres[i]))
-        qp.setPen(QPen(QColor(theme.TEXT_FAINT), 1))
-        for i in idx:
-            cx = left + (i + 0.5) * slot
+            qp.setPen(QPen(QColor(theme.TEXT_FAINT), 1))
             qp.drawLine(QPointF(cx, top + ph), QPointF(cx, top + ph + 3))
+        qp.end()
+        return pm
+
+    def paintEvent(self, _e):
+        if self._bg is None or self._bg.deviceIndependentSize().toSize() != self.size():
+            self._bg = self._background()
+        qp = QPainter(self)
+        qp.drawPixmap(0, 0, self._bg)
+        left, top, pw, ph = self._geometry()
+        n = self.lift.size
+        slot = pw / n
+        bw = max(2.0, slot * 0.72)
+        faint = QColor(theme.TEXT_FAINT)
+        for i in range(n):
+            v = min(max(self.lift[i], 0.0), self.max_db)
+            bh = v / self.max_db * ph
+            if bh < 0.3:
+                continue
+            x = left + i * slot + (slot - bw) / 2
+            c = theme.heat_colour(self.heat[i]) if self.active else faint
+            qp.fillRect(QRectF(x, top + ph - bh, bw, bh), c.darker(135))
+            qp.fillRect(QRectF(x, top + ph - bh, bw, min(bh, 3.0)), c.lighter(115))
+        if 0 <= self._hover < n:
+            x = left + self._hover * slot + (slot - bw) / 2
+            qp.setPen(QPen(QColor(theme.TEXT), 1))
+            qp.drawRect(QRectF(x - 1, top, bw + 2, ph))
         qp.end()

@@ -32,7 +32,7 @@ from .knob import Knob
 from .meters import DriftBars, GRMeter, LevelMeter
 from .switches import EnumSwitch, PowerSwitch, ToggleSwitch
 
-METER_HZ = 40                 # meter timer rate (30..60 Hz)
+METER_HZ = 30                 # meter timer rate (30..60 Hz)
 SYNC_EVERY = 5                # read session.values() every N meter ticks (external changes)
 KNOB_ROWS = 3
 HERO_ID = "amount"
@@ -424,7 +424,15 @@ class MainWindow(QMainWindow):
                 dm.addAction(n, lambda n=n: self.delete_preset(n))
 
     def _fill_audio_menu(self):
-        pass
+        m = self.audio_menu
+        for a in list(m.actions()):
+            if a.data() == "restart":
+                m.removeAction(a)
+        act = QAction("Restart audio", m)
+        act.setData("restart")
+        act.setEnabled(self.session_factory is not None)
+        act.triggered.connect(lambda: self.restart_session())
+        m.addAction(act)
 
     def _fill_device_menu(self):
         m = self.device_menu
@@ -433,62 +441,56 @@ class MainWindow(QMainWindow):
             a = m.addAction("(no live session to restart)")
             a.setEnabled(False)
             return
-        current = self.session_info.get("device")
-        devices = self._list_devices()
+        cur_backend = self.session_info.get("backend")
+        cur_device = self.session_info.get("device")
         group = QActionGroup(m)
-        a = m.addAction("System default")
-        a.setCheckable(True)
-        a.setChecked(current in (None, ""))
-        group.addAction(a)
-        a.triggered.connect(lambda: self.restart_session(device=None))
-        if devices:
-            m.addSeparator()
-        for name in devices:
-            a = m.addAction(str(name))
+        for label, changes in self._list_devices():
+            a = m.addAction(label)
             a.setCheckable(True)
-            a.setChecked(str(current) == str(name))
+            a.setChecked(changes.get("backend") == cur_backend and
+                         str(changes.get("device")) == str(cur_device))
             group.addAction(a)
-            a.triggered.connect(lambda _=False, n=name: self.restart_session(device=n))
+            a.triggered.connect(lambda _=False, c=changes: self.restart_session(**c))
 
     def _fill_block_menu(self):
         m = self.block_menu
         m.clear()
         cur = self.session_info.get("blocksize")
+        jack = self.session_info.get("backend") == "jack"
+        if jack:
+            a = m.addAction("JACK: the server sets the block size (jackd -p N)")
+            a.setEnabled(False)
+            m.addSeparator()
         group = QActionGroup(m)
         sr = _samplerate(self.session)
         for n in BLOCK_SIZES:
             a = m.addAction(f"{n} frames  ({n / sr * 1000:.2f} ms)")
             a.setCheckable(True)
             a.setChecked(cur == n)
-            a.setEnabled(self.session_factory is not None)
+            a.setEnabled(self.session_factory is not None and not jack)
             group.addAction(a)
             a.triggered.connect(lambda _=False, n=n: self.restart_session(blocksize=n))
 
-    def _list_devices(self) -> list:
-        backend = self.session_info.get("backend", "portaudio")
-        for modname in ("app.live", "app.runcmd"):
-            try:
-                mod = importlib.import_module(modname)
-            except Exception:
-                continue
-            fn = getattr(mod, "list_devices", None) or getattr(mod, "device_names", None)
-            if callable(fn):
-                try:
-                    out = fn(backend) if backend else fn()
-                except TypeError:
-                    out = fn()
-                except Exception:
-                    continue
-                return [d if isinstance(d, str) else str(d.get("name", d)) if isinstance(d, dict)
-                        else str(d) for d in out]
-        if backend == "jack":
-            return []
+    def _list_devices(self) -> list[tuple[str, dict]]:
+        """(menu label, session changes): the JACK server if one runs, then PortAudio devices."""
+        out = []
         try:
-            import sounddevice as sd
-            return [d["name"] for d in sd.query_devices()
-                    if d.get("max_input_channels", 0) > 0 and d.get("max_output_channels", 0) > 0]
+            from app import jack_host
+            if self.session_info.get("backend") == "jack" or jack_host.server_running():
+                out.append(("JACK server", {"backend": "jack", "device": None}))
         except Exception:
-            return []
+            pass
+        try:
+            from app import pa_host
+            devs = pa_host.usable_devices()
+        except Exception:
+            devs = []
+        if devs:
+            out.append(("PortAudio: system default", {"backend": "portaudio", "device": None}))
+        for d in devs:
+            name = str(d.get("name", d.get("index")))
+            out.append((f"PortAudio: {name}", {"backend": "portaudio", "device": name}))
+        return out
 
     def _update_preset_button(self):
         if self.presets is None:
@@ -720,9 +722,10 @@ class MainWindow(QMainWindow):
             session, new_info, note = out, info, None
         return session, dict(new_info), note
 
-    def set_note(self, note: str | None):
+    def set_note(self, note: str | None, error: bool = False):
         self.status_note.setText(note or "")
-        self.status_note.setStyleSheet(f"color: {theme.WARN};" if note else "")
+        self.status_note.setStyleSheet(f"color: {theme.ERROR if error else theme.WARN};"
+                                       if note else "")
 
     # ------------------------------------------------------------------ meters
     def refresh(self):
@@ -763,10 +766,11 @@ class MainWindow(QMainWindow):
         text = f"{lat / sr * 1000:.2f} ms"
         tip = f"algorithmic: {lat} samples = {lat / sr * 1000:.3f} ms at {sr:g} Hz"
         if io:
-            text = f"{(lat + io) / sr * 1000:.2f} ms"
-            tip += f"\nI/O buffers: {io} samples = {io / sr * 1000:.3f} ms" \
-                   f"\ntotal: {(lat + io) / sr * 1000:.3f} ms"
-            self.latency_readout.key.setText("LATENCY + I/O")
+            # the session reports the whole path: engine latency plus the I/O buffers
+            total = io if io >= lat else lat + io
+            text = f"{lat / sr * 1000:.2f} · {total / sr * 1000:.2f} ms"
+            tip += f"\nwith I/O buffers: {total} samples = {total / sr * 1000:.3f} ms"
+            self.latency_readout.key.setText("LATENCY · WITH I/O")
         else:
             self.latency_readout.key.setText("LATENCY")
         self.latency_readout.set(text)
@@ -782,6 +786,8 @@ class MainWindow(QMainWindow):
             self._stats = stats
         else:
             stats = getattr(self, "_stats", {})
+        if stats and stats.get("running") is False and stats.get("error"):
+            self.set_note(f"Audio stopped: {stats['error']} — Audio ▸ Restart audio", error=True)
         load = stats.get("load", m.get("load"))
         xruns = stats.get("xruns", m.get("xruns"))
         # An offline Engine never runs a callback: its load/xrun slots hold the snapshot's
