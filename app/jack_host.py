@@ -506,11 +506,17 @@ class PrivateJackServer:
             raise JackError("no audio device, and jackd is not installed to run a private "
                             "dummy JACK server (install jackd2)")
         env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1", JACK_NO_START_SERVER="1")
-        cmd = [jackd, "-n", self.name, "-r", "-d", "dummy", "-r", str(self.samplerate),
+        # -R: ask for realtime scheduling (jackd carries on without it if not permitted);
+        # without -R the dummy driver's clients see steady xruns on a busy machine
+        cmd = [jackd, "-n", self.name, "-R", "-d", "dummy", "-r", str(self.samplerate),
                "-p", str(self.period)]
+        preexec = None
+        if threading.current_thread() is threading.main_thread() and _libc is not None:
+            def preexec():   # the server dies with us, even if we are killed
+                _libc.prctl(1, signal.SIGTERM, 0, 0, 0)   # PR_SET_PDEATHSIG
         self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-                                     start_new_session=True)
+                                     start_new_session=True, preexec_fn=preexec)
         for k in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER"):
             self._saved_env[k] = os.environ.get(k)
         os.environ["JACK_DEFAULT_SERVER"] = self.name

@@ -1,0 +1,95 @@
+"""Headless live meters: one updating terminal line, a few times per second.
+
+    in -12.1/-12.4  out -10.2/-10.5 dBFS  GR 3.2  gate 0.0  lift 6.1 dB  lat 4.00 ms (I/O 8.00)  load 1.3% (max 4.0%)  xruns 0
+
+Stops on Ctrl-C (exit 0), when `duration` has passed, or when the stream dies
+(one line on stderr, exit 1).
+"""
+from __future__ import annotations
+
+import signal
+import sys
+import time
+
+REFRESH_S = 0.2
+
+
+def _db(v: float) -> str:
+    return " -inf" if v <= -120 else f"{v:5.1f}"
+
+
+def format_meters(session) -> str:
+    m = session.meters()
+    if not m:
+        return "(no meters yet)"
+    s = session.stats()
+    sr = session.samplerate or 48000.0
+    lat_ms = 1000.0 * session.latency_samples / sr
+    io = s.get("io_latency_samples")
+    io_txt = f" (I/O {1000.0 * io / sr:.2f})" if io is not None else ""
+    lift = max(m.get("drift_lift_db") or [0.0])
+    return (f"in {'/'.join(_db(v) for v in m['in_peak_db'])}  "
+            f"out {'/'.join(_db(v) for v in m['out_peak_db'])} dBFS  "
+            f"GR {m['settle_gr_db']:4.1f}  gate {m['gate_gr_db']:4.1f}  lift {lift:4.1f} dB  "
+            f"lat {lat_ms:.2f} ms{io_txt}  "
+            f"load {100 * s['load']:4.1f}% (max {100 * s['load_max']:4.1f}%)  xruns {s['xruns']}")
+
+
+class _Stop(Exception):
+    pass
+
+
+def run_headless(session, duration: float | None = None, out=None, err=None,
+                 refresh: float = REFRESH_S) -> int:
+    """Print meters until Ctrl-C/SIGTERM, `duration`, or the stream dying. The session
+    is started by the caller and stopped here. Returns the exit status."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    tty = hasattr(out, "isatty") and out.isatty()
+    old_term = None
+
+    def on_term(signum, frame):
+        raise _Stop()
+
+    try:
+        old_term = signal.signal(signal.SIGTERM, on_term)
+    except ValueError:          # not the main thread
+        old_term = None
+    end = None if duration is None else time.monotonic() + duration
+    status = 0
+    last_plain = 0.0
+    try:
+        while True:
+            if not session.running:
+                if tty:
+                    out.write("\n")
+                print(f"uplift: error: {session.error or 'the audio stream stopped'}", file=err)
+                status = 1
+                break
+            line = format_meters(session)
+            now = time.monotonic()
+            if tty:
+                out.write("\r\x1b[2K" + line)
+                out.flush()
+            elif now - last_plain >= 1.0:
+                out.write(line + "\n")
+                out.flush()
+                last_plain = now
+            if end is not None and now >= end:
+                if tty:
+                    out.write("\n")
+                break
+            time.sleep(refresh if end is None else max(0.0, min(refresh, end - now)))
+    except (KeyboardInterrupt, _Stop):
+        if tty:
+            out.write("\n")
+        status = 0
+    finally:
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
+        try:
+            session.stop()
+        except Exception as e:  # never a traceback on the way out
+            print(f"uplift: error while stopping: {e}", file=err)
+            status = status or 1
+    return status

@@ -1,0 +1,206 @@
+"""What `uplift run` and `uplift devices` do (the CLI and the GUI call these).
+
+    uplift run [--headless] [--backend portaudio|jack] [--device D] [--samplerate SR]
+               [--blocksize N] [--channels 1|2] [--sidechain] [--preset P]
+               [--set ID=VALUE]... [--no-connect]
+
+With no --backend, PortAudio's default device is used; if PortAudio finds no
+usable device at all, Uplift says so in one line, starts a private
+`jackd -d dummy` and plays the built-in demo through the live engine
+(app/demo.py). Every error a user can cause is one line on stderr and a
+non-zero exit status.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import jack_host as J
+from .live import LiveError, LiveSession
+
+EXIT_FAILED = 1
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """The `run` options, shared by the CLI and the GUI."""
+    def have(opt):
+        return any(opt in a.option_strings for a in parser._actions)
+
+    def add(opt, **kw):
+        if not have(opt):
+            parser.add_argument(opt, **kw)
+
+    add("--headless", action="store_true", help="no GUI: live meters in the terminal")
+    add("--backend", choices=("portaudio", "jack"),
+        help="audio backend (default: PortAudio's default device)")
+    add("--device", metavar="D", help="PortAudio device index or name (see `uplift devices`)")
+    add("--samplerate", type=float, metavar="SR", help="sample rate in Hz (44100 .. 192000)")
+    add("--blocksize", type=int, metavar="N", help="frames per callback (PortAudio; default 64)")
+    add("--channels", type=int, choices=(1, 2), default=2, help="main channels (default 2)")
+    add("--sidechain", action="store_true", help="external sidechain (key) inputs")
+    add("--preset", metavar="P", help="factory or user preset name")
+    add("--set", metavar="ID=VALUE", action="append", default=[],
+        help="set a parameter (repeatable); see `uplift params`")
+    add("--no-connect", dest="no_connect", action="store_true",
+        help="JACK: leave the wiring to the user")
+    add("--client-name", dest="client_name", default="uplift", metavar="NAME",
+        help="JACK client name (default uplift)")
+    add("--demo", action="store_true", help="play the built-in demo on a private JACK server")
+    add("--duration", type=float, default=None, help=argparse.SUPPRESS)
+
+
+def _err(msg: str) -> int:
+    print(f"uplift: error: {msg}", file=sys.stderr)
+    return EXIT_FAILED
+
+
+def values_from(args) -> dict:
+    """Preset (if any) overlaid with every --set, all validated."""
+    from engine.params import parse_assignment
+    values = {}
+    preset = getattr(args, "preset", None)
+    if preset:
+        try:
+            from .presets import load_preset
+        except ImportError:
+            raise LiveError("presets are not available in this build") from None
+        values.update(load_preset(preset))
+    for item in getattr(args, "set", None) or []:
+        id_, v = parse_assignment(item)
+        values[id_] = v
+    return values
+
+
+def _no_device_reason() -> str | None:
+    """Why PortAudio cannot be used (None if a default duplex device exists)."""
+    try:
+        from . import pa_host as P
+        sd = P.pa()
+        din, dout = sd.default.device
+        ok = din is not None and din >= 0 and dout is not None and dout >= 0
+        devs = P.usable_devices() if ok else []
+        P.release()
+        if not ok or not devs:
+            return "no audio device found"
+        return None
+    except Exception as e:
+        return f"PortAudio unavailable ({str(e).splitlines()[0] if str(e) else type(e).__name__})"
+
+
+def open_session(args, values: dict | None = None, note=None):
+    """A started session for the run arguments (LiveSession, or DemoSession when there is
+    no audio device). `note(text)` receives the one-line no-device message."""
+    values = values if values is not None else values_from(args)
+    backend = getattr(args, "backend", None)
+    common = dict(channels=getattr(args, "channels", None) or 2,
+                  client_name=getattr(args, "client_name", None) or "uplift",
+                  engine_values=values)
+    demo = bool(getattr(args, "demo", False))
+    if backend is None and not demo and getattr(args, "device", None) is None:
+        reason = _no_device_reason()
+        if reason is not None:
+            if note:
+                note(f"uplift: {reason}; starting a private JACK server (dummy backend) "
+                     f"and playing the built-in demo")
+            demo = True
+    if demo:
+        from .demo import DemoSession
+        s = DemoSession(blocksize=getattr(args, "blocksize", None) or 64,
+                        samplerate=getattr(args, "samplerate", None), **common)
+        if getattr(args, "sidechain", False):
+            s.sidechain = True
+        return s.start()
+    s = LiveSession(backend=backend or "portaudio", device=getattr(args, "device", None),
+                    samplerate=getattr(args, "samplerate", None),
+                    blocksize=getattr(args, "blocksize", None) or 64,
+                    sidechain=bool(getattr(args, "sidechain", False)),
+                    no_connect=bool(getattr(args, "no_connect", False)), **common)
+    return s.start()
+
+
+def run(args) -> int:
+    """`uplift run`. Returns the exit status; errors are one line on stderr."""
+    session = None
+    try:
+        values = values_from(args)
+        session = open_session(args, values, note=lambda t: print(t, file=sys.stderr))
+    except KeyboardInterrupt:
+        if session is not None:
+            session.stop()
+        return 130
+    except (LiveError, J.JackError, ValueError, KeyError, OSError, RuntimeError) as e:
+        if session is not None:
+            session.stop()
+        return _err(_one_line(e))
+    if not getattr(args, "headless", False):
+        gui = _gui_runner()
+        if gui is not None:
+            try:
+                return int(gui(session, args) or 0)
+            finally:
+                session.stop()
+        print("uplift: no GUI available here; showing headless meters (Ctrl-C to stop)",
+              file=sys.stderr)
+    from .headless import run_headless
+    sr = session.samplerate or 0
+    print(f"uplift: {session.backend} {sr:g} Hz, {session.blocksize} frames, "
+          f"{session.channels} ch; latency {session.latency_samples} samples "
+          f"({1000 * session.latency_samples / max(sr, 1):.2f} ms), with I/O "
+          f"{session.io_latency_samples} samples — Ctrl-C to stop", file=sys.stderr)
+    return run_headless(session, duration=getattr(args, "duration", None))
+
+
+def _gui_runner():
+    """ui.app's `run_session(session, args)` if the GUI provides one and a display exists."""
+    import os
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+            or sys.platform == "darwin"):
+        return None
+    try:
+        import ui.app as ui_app
+    except Exception:
+        return None
+    return getattr(ui_app, "run_session", None)
+
+
+def _one_line(e: BaseException) -> str:
+    if isinstance(e, KeyError) and e.args:
+        return str(e.args[0])
+    text = str(e).strip() or type(e).__name__
+    return text.splitlines()[0]
+
+
+def devices() -> int:
+    """`uplift devices`: PortAudio host APIs and devices, and the JACK server's status."""
+    try:
+        from . import pa_host as P
+        sd = P.pa()
+        apis = sd.query_hostapis()
+        devs = sd.query_devices()
+        din, dout = sd.default.device
+        print("PortAudio host APIs and devices:")
+        for a in apis:
+            print(f"  {a['name']}: {len(a['devices'])} device(s)")
+            for i in a["devices"]:
+                d = devs[i]
+                mark = ("<" if i == din else " ") + (">" if i == dout else " ")
+                print(f"   {mark} [{i}] {d['name']}  ({d['max_input_channels']} in, "
+                      f"{d['max_output_channels']} out, {d['default_samplerate']:g} Hz)")
+        if not len(devs):
+            print("  (no audio devices: `uplift run` will play the demo on a private JACK server)")
+        P.release()
+    except Exception as e:
+        print(f"PortAudio: unavailable ({_one_line(e)})")
+    if not J.available():
+        print("JACK: not installed (libjack not found)")
+    elif J.server_running():
+        c = J.JackClient("uplift-devices")
+        try:
+            print(f"JACK: server '{J._server_name()}' running at {c.samplerate} Hz, "
+                  f"{c.blocksize} frames; capture {', '.join(c.physical(True)) or '-'}; "
+                  f"playback {', '.join(c.physical(False)) or '-'}")
+        finally:
+            c.close()
+    else:
+        print(f"JACK: server '{J._server_name()}' is not running")
+    return 0
