@@ -46,13 +46,14 @@ def start_xvfb(size: str):
 
 def open_audio(note_list: list, blocksize: int = 64):
     """(session, cleanup callables, description)."""
-    from ui import app as uiapp
     cleanups = []
-    fb = uiapp._demo_fallback({"blocksize": blocksize}, "screenshot")
-    if fb is not None:
-        session, note = fb
+    try:
+        from app.demo import demo_session
+        session = demo_session(blocksize=blocksize).start()
         cleanups.append(session.stop)
-        return session, cleanups, note
+        return session, cleanups, "Built-in demo playing through a private JACK dummy server"
+    except Exception as e:
+        note_list.append(f"demo session unavailable ({e})")
     try:
         from app import jack_host
         from app.live import LiveSession
@@ -104,8 +105,8 @@ def main(argv=None) -> int:
         theme.apply(app)
         notes: list = []
         session, cleanups, desc = open_audio(notes)
-        win = MainWindow(session, session_info={"backend": "jack", "blocksize": 64},
-                         note=desc)
+        from ui.app import describe, session_info
+        win = MainWindow(session, session_info=session_info(session), note=describe(session) or desc)
         if win.presets is not None and args.preset:
             win.load_preset(args.preset)
         win.resize(w_px, h_px)

@@ -510,3 +510,80 @@ def test_window_on_a_live_jack_session(qtbot, jack_server):
         if player is not None:
             player.close()
         s.stop()
+
+
+def test_drift_bars_are_labelled_with_the_band_centres(win):
+    from ui.meters import erb_centres
+    c = win.bars.centres
+    assert c.size == 40 and c[0] == pytest.approx(20, rel=1e-3) and c[-1] == pytest.approx(20000, rel=1e-3)
+    assert np.allclose(c, erb_centres(40), rtol=1e-3)
+    e = 21.4 * np.log10(1 + 0.00437 * c)
+    assert np.allclose(np.diff(e), np.diff(e)[0], rtol=1e-3)       # equal ERB steps
+
+
+# --- the entry point -----------------------------------------------------------------------------
+
+def test_main_falls_back_to_the_demo_when_the_device_fails(qapp, monkeypatch, engine_factory,
+                                                          tmp_path):
+    runcmd = pytest.importorskip("app.runcmd")
+    import ui.app as uiapp
+    monkeypatch.setenv("UPLIFT_CONFIG_DIR", str(tmp_path / "config"))
+    calls, built = [], []
+
+    class FakeDemo:
+        demo = True
+        backend, device, blocksize = "jack", None, 64
+
+        def __init__(self, values):
+            self.engine = engine_factory()
+            for k, v in (values or {}).items():
+                self.engine.set(k, v)
+            self.samplerate = self.engine.samplerate
+            self.stopped = False
+
+        def set(self, k, v):
+            return self.engine.set(k, v)
+
+        def get(self, k):
+            return self.engine.get(k)
+
+        def values(self):
+            return self.engine.values()
+
+        def meters(self):
+            return self.engine.meters()
+
+        @property
+        def latency_samples(self):
+            return self.engine.latency_samples
+
+        def stop(self):
+            self.stopped = True
+
+    def fake_open(ns, values=None, note=None):
+        calls.append(bool(getattr(ns, "demo", False)))
+        if not getattr(ns, "demo", False):
+            raise RuntimeError("audio device 'USB' is busy")
+        return FakeDemo(values)
+
+    real_build = uiapp.build_window
+
+    def spy(session, ns, note=None, owns_session=False):
+        w = real_build(session, ns, note=note, owns_session=owns_session)
+        built.append((w, note))
+        return w
+
+    monkeypatch.setattr(runcmd, "open_session", fake_open)
+    monkeypatch.setattr(uiapp, "build_window", spy)
+    rc = uiapp.main(["--preset", "Bus glue", "--set", "amount=55", "--duration", "0.3"])
+    assert rc == 0
+    assert calls == [False, True]
+    w, note = built[0]
+    assert "busy" in note and "demo" in note
+    assert w.status_note.text() == note
+    assert w.preset_name == "Bus glue" and w.preset_modified
+    assert w.session.get("amount") == 55.0 and w.controls["amount"].value() == 55.0
+    assert w.session.stopped
+    # an explicit device that fails is an error, not a silent demo
+    with pytest.raises(RuntimeError):
+        uiapp.main(["--backend", "portaudio", "--device", "USB", "--duration", "0.1"])

@@ -1,143 +1,152 @@
-"""`ui.app.main(args)`: the GUI entry (`uplift` with a display).
+"""GUI entry points.
 
-Creates the QApplication, opens the live session (app.live.LiveSession on the
-default device, or what the arguments ask for); if that fails, the
-live-session code's fallback (a private JACK dummy server playing the built-in
-demo) is used and the status bar says so; only if that is missing too, an
-offline engine is fed with a generated demo (nothing audible). Then the
-window, MIDI (app.midi) and the Qt event loop.
+`main(args)` — `uplift` with a display (app/cli.py): creates the QApplication,
+opens the live session the way `uplift run` does (app.runcmd.open_session:
+PortAudio's default device, or what --backend/--device ask for; with no
+audio device at all, a private JACK dummy server playing the built-in demo),
+and shows the window. If the default device exists but cannot be opened
+(busy, wrong rate) and the user did not ask for a specific one, the GUI also
+falls back to the demo and says why in the status bar. Only if even that is
+impossible (no jackd) does it show an offline engine fed with a generated
+demo (nothing audible, said so).
+
+`run_session(session, args)` — the window on an already started session
+(app.runcmd.run calls it for `uplift run` with a display); returns when the
+window closes. The caller stops the session it passed in; a session the
+window started itself (device or block-size change) is stopped here.
 """
 from __future__ import annotations
 
 import argparse
-import importlib
+import copy
 import signal
 import sys
 
 RUN_KEYS = ("backend", "device", "samplerate", "blocksize", "channels", "sidechain",
-            "client_name", "no_connect")
-FALLBACK_NAMES = ("demo_session", "open_demo_session", "start_demo", "fallback_session",
-                  "open_fallback", "demo")
+            "client_name", "no_connect", "demo")
 
 
 def _parse(args) -> argparse.Namespace:
     if isinstance(args, argparse.Namespace):
         return args
-    ap = argparse.ArgumentParser(prog="uplift-gui")
-    ap.add_argument("--backend", choices=("portaudio", "jack"))
-    ap.add_argument("--device")
-    ap.add_argument("--samplerate", type=int)
-    ap.add_argument("--blocksize", type=int)
-    ap.add_argument("--channels", type=int, choices=(1, 2))
-    ap.add_argument("--sidechain", action="store_true")
-    ap.add_argument("--client-name", dest="client_name")
-    ap.add_argument("--no-connect", dest="no_connect", action="store_true")
-    ap.add_argument("--preset")
-    ap.add_argument("--set", action="append", default=[], metavar="ID=VALUE")
-    ap.add_argument("--midi-in", dest="midi_in")
-    ap.add_argument("--demo", action="store_true", help="skip the device, play the demo")
+    ap = argparse.ArgumentParser(prog="uplift")
+    try:
+        from app.runcmd import add_run_arguments
+        add_run_arguments(ap)
+    except ImportError:
+        ap.add_argument("--backend", choices=("portaudio", "jack"))
+        ap.add_argument("--device")
+        ap.add_argument("--samplerate", type=float)
+        ap.add_argument("--blocksize", type=int)
+        ap.add_argument("--channels", type=int, choices=(1, 2), default=2)
+        ap.add_argument("--preset")
+        ap.add_argument("--set", action="append", default=[])
+        ap.add_argument("--demo", action="store_true")
+        ap.add_argument("--duration", type=float, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--midi-in", dest="midi_in", default=None,
+                    help="MIDI source: NAME, jack:NAME or alsa:NAME")
     return ap.parse_args(list(args) if args is not None else [])
 
 
-def session_kwargs(ns) -> dict:
-    kw = {}
-    for k in RUN_KEYS:
-        v = getattr(ns, k, None)
-        if v not in (None, False):
-            kw[k] = v
-    return kw
-
-
-def _try_import(name):
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        return None
-
-
-def _demo_fallback(kw: dict, reason: str):
-    """The live-session code's fallback (private JACK dummy server + demo), if it has one."""
-    for modname in ("app.live", "app.runcmd", "app.demo"):
-        mod = _try_import(modname)
-        if mod is None:
-            continue
-        for fname in FALLBACK_NAMES:
-            fn = getattr(mod, fname, None)
-            if not callable(fn):
-                continue
-            try:
-                out = fn(**{k: v for k, v in kw.items() if k in ("blocksize", "channels",
-                                                                  "samplerate", "client_name")})
-            except TypeError:
-                out = fn()
-            session = out[0] if isinstance(out, tuple) else out
-            if hasattr(session, "start") and not getattr(session, "running", False):
-                try:
-                    session.start()
-                except Exception:
-                    pass
-            return session, f"No audio device ({reason}): playing the built-in demo through " \
-                            f"a private JACK dummy server"
-    return None
-
-
-def open_session(ns_or_kw, allow_fallback: bool = True):
-    """(session, info, note) for the run arguments."""
-    kw = ns_or_kw if isinstance(ns_or_kw, dict) else session_kwargs(ns_or_kw)
-    demo_only = bool(kw.pop("demo", False))
-    reason = "demo requested"
-    if not demo_only:
-        live = _try_import("app.live")
-        if live is not None and hasattr(live, "LiveSession"):
-            try:
-                s = live.LiveSession(**{k: v for k, v in kw.items() if v is not None})
-                s.start()
-                return s, _info(s, kw), None
-            except Exception as e:
-                reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-                if not allow_fallback:
-                    raise
-        else:
-            reason = "live audio is not available in this build"
-    fb = _demo_fallback(kw, reason)
-    if fb is not None:
-        s, note = fb
-        return s, _info(s, dict(kw, backend="jack")), note
-    from .demo import OfflineDemoSession
-    s = OfflineDemoSession(samplerate=kw.get("samplerate") or 48000,
-                           channels=kw.get("channels") or 2).start()
-    return s, {"backend": None}, f"No audio ({reason}): showing the engine on a generated " \
-                                 f"demo signal — nothing is audible"
-
-
-def _info(session, kw: dict) -> dict:
-    info = dict(kw)
+def session_info(session, ns=None) -> dict:
+    """What the window shows and restarts with: backend, device, blocksize, demo."""
+    info = {}
+    if ns is not None:
+        for k in RUN_KEYS:
+            v = getattr(ns, k, None)
+            if v not in (None, False):
+                info[k] = v
     for k in ("backend", "device", "blocksize"):
         v = getattr(session, k, None)
         if v is not None and not callable(v):
             info[k] = v
+    if getattr(session, "demo", False):
+        info["demo"] = True
+        info["backend"] = "jack"
     return info
 
 
-def apply_startup_values(window, ns) -> None:
-    """--preset (else the default preset) then --set ID=VALUE."""
-    preset = getattr(ns, "preset", None)
-    presets = window.presets
-    if preset:
-        if not window.load_preset(preset):
-            raise ValueError(f"preset {preset!r} could not be loaded")
-    elif presets is not None and getattr(presets, "DEFAULT_PRESET", None):
-        window.load_preset(presets.DEFAULT_PRESET)
-    from engine.params import parse_assignment
-    for a in getattr(ns, "set", None) or []:
-        pid, v = parse_assignment(a) if isinstance(a, str) else a
-        window.set_param(pid, v)
+def describe(session, reason: str | None = None) -> str | None:
+    """Status-bar note for a demo session (None for real audio)."""
+    if getattr(session, "demo", False):
+        why = f"{reason}: " if reason else "No audio device: "
+        return why + "playing the built-in demo through a private JACK dummy server"
+    if getattr(session, "offline_demo", False):
+        why = f"{reason}: " if reason else "No audio: "
+        return why + "the engine runs on a generated demo signal; nothing is audible"
+    return None
 
 
-def attach_midi(window, ns):
-    """MIDI learn / control through app.midi, when it is available."""
-    midi = _try_import("app.midi")
-    if midi is None or not hasattr(midi, "MidiController"):
+def _one_line(e: BaseException) -> str:
+    if isinstance(e, KeyError) and e.args:
+        return str(e.args[0])
+    t = str(e).strip()
+    return t.splitlines()[0] if t else type(e).__name__
+
+
+def open_session(ns, values: dict | None = None, fallback: bool = True):
+    """(started session, note) for the run arguments; see the module docstring."""
+    from app import runcmd
+    notes: list[str] = []
+    try:
+        s = runcmd.open_session(ns, values, note=notes.append)
+        reason = None
+        if notes:
+            reason = notes[-1].removeprefix("uplift: ").split(";")[0]
+            reason = reason[:1].upper() + reason[1:]
+        return s, describe(s, reason)
+    except (KeyError, ValueError):
+        raise
+    except Exception as e:
+        explicit = any(getattr(ns, k, None) for k in ("backend", "device", "demo"))
+        if not fallback or explicit:
+            raise
+        err = _one_line(e)
+    demo_ns = copy.copy(ns)
+    demo_ns.demo = True
+    try:
+        s = runcmd.open_session(demo_ns, values)
+        return s, describe(s, f"Audio device failed ({err})")
+    except Exception as e2:
+        err = f"{err}; demo: {_one_line(e2)}"
+    from .demo import OfflineDemoSession
+    s = OfflineDemoSession(channels=getattr(ns, "channels", None) or 2).start()
+    return s, describe(s, f"No audio ({err})")
+
+
+def make_factory(ns, window_ref: list):
+    """factory(**info) -> (session, info, note) for device / block-size changes."""
+    def factory(**info):
+        new_ns = copy.copy(ns)
+        for k in RUN_KEYS:
+            setattr(new_ns, k, info.get(k))
+        if info.get("backend") == "jack" and not info.get("demo"):
+            new_ns.device = None
+        new_ns.channels = info.get("channels") or getattr(ns, "channels", None) or 2
+        new_ns.client_name = info.get("client_name") or getattr(ns, "client_name", None) or "uplift"
+        values = window_ref[0].values() if window_ref else None
+        s, note = open_session(new_ns, values, fallback=False)
+        return s, session_info(s, new_ns), note
+    return factory
+
+
+def _qapp():
+    from PyQt6.QtWidgets import QApplication
+
+    from . import theme
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Uplift")
+    app.setApplicationDisplayName("Uplift")
+    theme.apply(app)
+    return app
+
+
+def attach_midi(window, ns=None):
+    """MIDI learn and control through app.midi: the native JACK midi_in (via the
+    session's read_midi) and, with --midi-in, an rtmidi input."""
+    try:
+        from app import midi
+    except ImportError:
         return None
     try:
         ctl = midi.MidiController(setter=lambda k, v: window.session.set(k, v),
@@ -145,74 +154,126 @@ def attach_midi(window, ns):
                                   on_learned=window.midiLearned.emit,
                                   values=window.values(), persist=True)
     except Exception as e:
-        window.show_error(f"MIDI unavailable: {e}")
+        window.show_error(f"MIDI unavailable: {_one_line(e)}")
         return None
     window.attach_midi(ctl)
     inputs = []
-    spec = getattr(ns, "midi_in", None)
-    opener = getattr(midi, "open_input", None)
-    if opener is not None:
+
+    def read():
+        fn = getattr(window.session, "read_midi", None)
+        return fn() if callable(fn) else []
+    try:
+        inputs.append(midi.MidiPoller(ctl, read).start())
+    except Exception:
+        pass
+    spec = getattr(ns, "midi_in", None) if ns is not None else None
+    if spec:
         try:
-            inputs.append(opener(ctl, spec))
+            inputs.append(midi.open_input(ctl, spec))
         except Exception as e:
-            window.statusBar().showMessage(f"MIDI input: {e}", 6000)
-    read = getattr(window.session, "read_midi", None)
-    if callable(read) and hasattr(midi, "MidiPoller"):
-        try:
-            inputs.append(midi.MidiPoller(ctl, read).start())
-        except Exception:
-            pass
+            window.show_error(f"MIDI input {spec!r}: {_one_line(e)}")
     window._midi_inputs = inputs
+    if ctl.load_errors:
+        window.show_error("MIDI mappings skipped: " + "; ".join(ctl.load_errors)[:200])
     return ctl
 
 
-def main(args=None) -> int:
-    ns = _parse(args)
-    from PyQt6.QtCore import QTimer
-    from PyQt6.QtWidgets import QApplication
-
-    from . import theme
+def build_window(session, ns, note=None, owns_session=False):
     from .window import MainWindow
-
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setApplicationName("Uplift")
-    app.setApplicationDisplayName("Uplift")
-    theme.apply(app)
-    kw = session_kwargs(ns)
-    if getattr(ns, "demo", False):
-        kw["demo"] = True
-    session, info, note = open_session(kw)
-
-    def factory(**info):
-        return open_session({k: v for k, v in info.items() if k in RUN_KEYS},
-                            allow_fallback=False)
-
-    win = MainWindow(session, session_factory=factory, session_info=info, note=note,
-                     owns_session=True)
-    try:
-        apply_startup_values(win, ns)
-    except (KeyError, ValueError) as e:
-        win.close()
-        _stop(win.session)
-        raise ValueError(str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)) \
-            from None
+    ref: list = []
+    win = MainWindow(session, session_factory=make_factory(ns, ref),
+                     session_info=session_info(session, ns), note=note,
+                     owns_session=owns_session)
+    ref.append(win)
+    preset = getattr(ns, "preset", None)
+    if preset and win.presets is not None:
+        try:
+            name = win.presets.find_preset(preset)[0]
+        except Exception:
+            name = preset
+        win.preset_name = name
+        win.preset_modified = bool(getattr(ns, "set", None))
+        win._update_preset_button()
     attach_midi(win, ns)
+    return win
+
+
+def _exec(app, win, ns) -> int:
+    from PyQt6.QtCore import QTimer
     win.show()
-    # Ctrl-C in the terminal closes the window cleanly.
-    signal.signal(signal.SIGINT, lambda *_: win.close())
-    tick = QTimer()
-    tick.start(200)
-    tick.timeout.connect(lambda: None)      # lets Python see SIGINT while Qt runs
+    old = signal.signal(signal.SIGINT, lambda *_: win.close())   # Ctrl-C closes cleanly
+    keepalive = QTimer()
+    keepalive.timeout.connect(lambda: None)                      # lets Python see SIGINT
+    keepalive.start(200)
+    duration = getattr(ns, "duration", None)
+    if duration:
+        QTimer.singleShot(int(duration * 1000), lambda: (win.close(), app.quit()))
     try:
-        rc = app.exec()
+        return int(app.exec())
     finally:
+        keepalive.stop()
+        signal.signal(signal.SIGINT, old)
         for i in getattr(win, "_midi_inputs", []):
             try:
                 i.stop()
             except Exception:
                 pass
+
+
+def run_session(session, args) -> int:
+    """The window on a started session (app.runcmd.run); the caller stops `session`."""
+    ns = _parse(args)
+    app = _qapp()
+    win = build_window(session, ns, note=describe(session), owns_session=False)
+    try:
+        return _exec(app, win, ns)
+    finally:
+        if win.session is not session:
+            _stop(win.session)
+
+
+def _splash():
+    """A small window saying what happens while the realtime code compiles (~10 s cold)."""
+    from PyQt6.QtCore import Qt
+    from PyQt6.QtWidgets import QApplication, QLabel
+
+    from . import theme
+    w = QLabel()
+    w.setWindowFlags(Qt.WindowType.SplashScreen | Qt.WindowType.FramelessWindowHint)
+    w.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    w.setFixedSize(420, 150)
+    w.setStyleSheet(f"background: {theme.PANEL}; border: 1px solid {theme.BORDER};")
+    w.setText(f"<div style='font-size:22px;font-weight:800;letter-spacing:5px;"
+              f"color:{theme.TEXT}'>UPLIFT</div><div style='color:{theme.TEXT_DIM};"
+              f"font-size:12px;margin-top:10px'>starting audio — preparing the realtime "
+              f"engine…</div>")
+    w.show()
+    for _ in range(5):
+        QApplication.processEvents()
+    return w
+
+
+def main(args=None) -> int:
+    """`uplift` with a display."""
+    ns = _parse(args)
+    app = _qapp()
+    try:
+        from app.runcmd import values_from
+        values = values_from(ns)
+    except ImportError:
+        values = None
+    splash = _splash()
+    try:
+        session, note = open_session(ns, values)
+    finally:
+        splash.close()
+    if note:
+        print(f"uplift: {note}", file=sys.stderr)
+    win = build_window(session, ns, note=note, owns_session=True)
+    try:
+        return _exec(app, win, ns)
+    finally:
         _stop(win.session)
-    return rc
 
 
 def _stop(session):

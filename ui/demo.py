@@ -115,6 +115,8 @@ class EngineFeeder(QObject):
 class OfflineDemoSession:
     """Session-like wrapper: an Engine plus its feeder (nothing audible)."""
 
+    offline_demo = True
+
     def __init__(self, samplerate: float = 48000, channels: int = 2):
         from engine import Engine
         self.engine = Engine(samplerate=samplerate, channels=channels)

@@ -259,22 +259,22 @@ def erb_centres(n: int = 40, lo: float = 20.0, hi: float = 20000.0) -> np.ndarra
 
 def band_centres(n: int = 40) -> np.ndarray:
     """The engine's band centres when it exposes them, else the ERB formula (dsp.md)."""
-    try:
-        from engine import drift
-    except Exception:
-        drift = None
-    for name in ("BAND_CENTRES", "CENTRES", "band_centres", "centres", "BAND_CENTERS",
-                 "band_centers", "CENTERS", "centre_frequencies", "center_frequencies"):
-        obj = getattr(drift, name, None) if drift is not None else None
-        if obj is None:
-            continue
+    import importlib
+    for modname in ("engine.drift_bank", "engine.drift"):
         try:
-            c = obj() if callable(obj) else obj
-            c = np.asarray(c, dtype=float).ravel()
+            mod = importlib.import_module(modname)
         except Exception:
             continue
-        if c.size == n and np.all(np.isfinite(c)) and np.all(np.diff(c) > 0):
-            return c
+        for name in ("band_centres", "BAND_CENTRES", "CENTRES", "centres", "band_centers"):
+            obj = getattr(mod, name, None)
+            if obj is None:
+                continue
+            try:
+                c = np.asarray(obj() if callable(obj) else obj, dtype=float).ravel()
+            except Exception:
+                continue
+            if c.size == n and np.all(np.isfinite(c)) and np.all(np.diff(c) > 0):
+                return c
     return erb_centres(n)
 
 

@@ -441,23 +441,28 @@ class MainWindow(QMainWindow):
             a = m.addAction("(no live session to restart)")
             a.setEnabled(False)
             return
-        cur_backend = self.session_info.get("backend")
-        cur_device = self.session_info.get("device")
+        info = self.session_info
+        cur = (bool(info.get("demo")), info.get("backend"),
+               None if info.get("demo") else info.get("device"))
         group = QActionGroup(m)
         for label, changes in self._list_devices():
             a = m.addAction(label)
             a.setCheckable(True)
-            a.setChecked(changes.get("backend") == cur_backend and
-                         str(changes.get("device")) == str(cur_device))
+            a.setChecked((bool(changes.get("demo")), changes.get("backend"),
+                          changes.get("device")) == cur)
             group.addAction(a)
             a.triggered.connect(lambda _=False, c=changes: self.restart_session(**c))
+
+    def _block_size_fixed(self) -> bool:
+        """A real JACK server decides the period; the demo's private server does not."""
+        return self.session_info.get("backend") == "jack" and not self.session_info.get("demo")
 
     def _fill_block_menu(self):
         m = self.block_menu
         m.clear()
         cur = self.session_info.get("blocksize")
-        jack = self.session_info.get("backend") == "jack"
-        if jack:
+        fixed = self._block_size_fixed()
+        if fixed:
             a = m.addAction("JACK: the server sets the block size (jackd -p N)")
             a.setEnabled(False)
             m.addSeparator()
@@ -467,17 +472,19 @@ class MainWindow(QMainWindow):
             a = m.addAction(f"{n} frames  ({n / sr * 1000:.2f} ms)")
             a.setCheckable(True)
             a.setChecked(cur == n)
-            a.setEnabled(self.session_factory is not None and not jack)
+            a.setEnabled(self.session_factory is not None and not fixed)
             group.addAction(a)
             a.triggered.connect(lambda _=False, n=n: self.restart_session(blocksize=n))
 
     def _list_devices(self) -> list[tuple[str, dict]]:
-        """(menu label, session changes): the JACK server if one runs, then PortAudio devices."""
+        """(menu label, session changes): a running JACK server, PortAudio devices, the demo."""
         out = []
         try:
             from app import jack_host
-            if self.session_info.get("backend") == "jack" or jack_host.server_running():
-                out.append(("JACK server", {"backend": "jack", "device": None}))
+            real_jack = self.session_info.get("backend") == "jack" and \
+                not self.session_info.get("demo")
+            if real_jack or jack_host.server_running():
+                out.append(("JACK server", {"backend": "jack", "device": None, "demo": False}))
         except Exception:
             pass
         try:
@@ -486,10 +493,14 @@ class MainWindow(QMainWindow):
         except Exception:
             devs = []
         if devs:
-            out.append(("PortAudio: system default", {"backend": "portaudio", "device": None}))
+            out.append(("PortAudio: system default",
+                        {"backend": "portaudio", "device": None, "demo": False}))
         for d in devs:
             name = str(d.get("name", d.get("index")))
-            out.append((f"PortAudio: {name}", {"backend": "portaudio", "device": name}))
+            out.append((f"PortAudio: {name}",
+                        {"backend": "portaudio", "device": name, "demo": False}))
+        out.append(("Built-in demo (private JACK dummy server)",
+                    {"backend": "jack", "device": None, "demo": True}))
         return out
 
     def _update_preset_button(self):
@@ -502,6 +513,8 @@ class MainWindow(QMainWindow):
         info = self.session_info
         parts = []
         backend = info.get("backend")
+        if info.get("demo"):
+            parts.append("Demo")
         if backend:
             parts.append({"jack": "JACK", "portaudio": "PortAudio"}.get(backend, str(backend)))
         dev = info.get("device")
