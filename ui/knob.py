@@ -356,7 +356,11 @@ class Knob(QWidget, ParamControl):
         return QSize(150, 178) if self.hero else QSize(74, 90)
 
     def minimumSizeHint(self) -> QSize:
-        return QSize(126, 150) if self.hero else QSize(66, 84)
+        if self.hero:
+            return QSize(126, 150)
+        # wide enough for the label at 10 px, so no label is ever cut
+        label_w = QFontMetrics(theme.ui_font(10)).horizontalAdvance(self.param.label) + 4
+        return QSize(max(62, label_w), 84)
 
     def _layout(self):
         w, h = self.width(), self.height()
@@ -462,7 +466,12 @@ class Knob(QWidget, ParamControl):
             text = value_text(p, self._value)
             colour = QColor(accent).lighter(125) if (self._turning or self.hasFocus()) \
                 else QColor(theme.TEXT)
-        font = theme.ui_font(17 if self.hero else 11, bold=self._turning or self.hero)
+        px = 17 if self.hero else 11
+        bold = self._turning or self.hero
+        font = theme.ui_font(px, bold=bold)
+        while px > 9 and QFontMetrics(font).horizontalAdvance(text) > self.width() - 2:
+            px -= 1                      # shrink a long readout before eliding it
+            font = theme.ui_font(px, bold=bold)
         qp.setFont(font)
         fm = QFontMetrics(font)
         text = fm.elidedText(text, Qt.TextElideMode.ElideRight, self.width())

@@ -82,7 +82,7 @@ QPushButton:hover {{ border-color: #465063; }}
 QPushButton:focus {{ border-color: #5a6a88; }}
 QPushButton:checked {{ background: #34405a; border-color: #6f86b8; }}
 QPushButton:disabled {{ color: {TEXT_FAINT}; }}
-QPushButton#segment {{ border-radius: 0px; padding: 3px 8px; font-size: 11px; }}
+QPushButton#segment {{ border-radius: 0px; padding: 3px 6px; font-size: 11px; }}
 QPushButton#segment[first="true"] {{ border-top-left-radius: 5px; border-bottom-left-radius: 5px; }}
 QPushButton#segment[last="true"] {{ border-top-right-radius: 5px; border-bottom-right-radius: 5px; }}
 QPushButton#bypass:checked {{ background: #5a3a1c; border-color: {WARN}; color: #ffe2b8; }}

@@ -193,7 +193,7 @@ class MainWindow(QMainWindow):
         self._curve_fn = curve_fn
         self._stats: dict = {}
         self.setWindowTitle("Uplift")
-        self.setMinimumSize(1180, 720)
+        self.setMinimumSize(1240, 720)
         self.resize(1280, 800)
         self._build()
         self._build_menus()
