@@ -340,6 +340,12 @@ def test_status_with_live_session_stats(qtbot, engine_factory):
     assert w.xrun_readout.value.text() == "3"
     assert w.latency_readout.key.text() == "LATENCY · WITH I/O"
     assert w.latency_readout.value.text() == f"{96 / 48:.2f} · {128 / 48:.2f} ms"
+    # the server goes away: the status bar says so
+    FakeLive.stats = lambda self: {"callbacks": 1000, "xruns": 3, "load": 0.0,
+                                   "running": False, "error": "the JACK server went away"}
+    for _ in range(4):
+        w.refresh()
+    assert "JACK server went away" in w.status_note.text()
 
 
 def test_block_size_menu_restarts_the_session(qtbot, engine_factory):
