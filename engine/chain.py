@@ -22,14 +22,16 @@ import numpy as np
 from numba import njit
 
 from . import meters as M
-from .dsp import FASTMATH, db_to_lin, lin_to_db, onepole_coeff, power_to_db
+from .dsp import (FASTMATH, XFADE_MS, db_to_lin, lin_to_db, onepole_coeff, pow2_at_least,
+                  power_to_db, tap_control, tap_reset)
 from .drift import DriftState, drift_alloc, drift_control, drift_latency, drift_process, drift_reset
-from .gate import (GateState, gate_alloc, gate_control, gate_meter_gr_db, gate_process,
-                   gate_reset)
+from .gate import (GateState, gate_active, gate_alloc, gate_control, gate_meter_gr_db,
+                   gate_process, gate_reset)
 from .limiter import (LimiterState, limiter_alloc, limiter_control, limiter_latency,
                       limiter_process, limiter_reset)
 from .params import DEFAULTS, NUM_PARAMS, PID, SMOOTH_MASK, SNAP_EPS
-from .rt import ring_alloc, ring_drain, seqlock_write_begin, seqlock_write_end
+from .rt import FTZ_DAZ, get_mxcsr, ring_alloc, ring_drain, seqlock_write_begin, seqlock_write_end, \
+    set_mxcsr
 from .settle import (SettleState, settle_alloc, settle_control, settle_latency,
                      settle_meter_detector_db, settle_meter_gr_db, settle_process, settle_reset)
 
@@ -38,6 +40,8 @@ PARAM_GLIDE_MS = 20.0     # time constant of every parameter glide
 METER_RMS_MS = 300.0      # RMS meter integration
 METER_PEAK_FALL_MS = 600.0  # peak meter fall-back, so a 30 Hz reader sees every peak
 MAX_LATENCY_MS = 16.0     # DRIFT + max lookahead + limiter, with headroom
+OUT_FADE_MS = 5.0         # bypass and delta crossfades (dsp.md: within 10 ms)
+INPUT_LIMIT = 1.0e4       # as engine/native.py: larger magnitudes are bounded, not trusted
 
 # cfg vector
 CFG_SR, CFG_CH, CFG_SC, CFG_MAXBLOCK, CFG_LEN = 0, 1, 2, 3, 4
@@ -59,8 +63,12 @@ class Core(NamedTuple):
     work: np.ndarray          # float64[ch, max_block]: the processed path
     key: np.ndarray           # float64[ch, max_block]: detector input scratch
     gains: np.ndarray         # float64[4, 2]: (start, end) linear gain of the current segment
-    dry_line: np.ndarray      # float64[ch, L]: dry delay line (latency alignment)
+    dry_line: np.ndarray      # float64[ch, pow2]: dry delay line (latency alignment)
     dry_pos: np.ndarray       # int64[1]
+    dry_tap: np.ndarray       # float64[4]: its crossfading tap (engine/dsp.py tap_*)
+    sc_line: np.ndarray       # float64[max(sc, 1), pow2]: external key delayed by DRIFT's latency
+    sc_pos: np.ndarray        # int64[1]
+    fades: np.ndarray         # float64[4]: bypass and delta fades at segment (start, end)
     meter_env: np.ndarray     # float64[4, ch]: in peak, in ms, out peak, out ms (linear)
     meter_seq: np.ndarray     # int64[1]: seqlock word
     meter_data: np.ndarray    # float64[M.SIZE]: snapshot
@@ -76,13 +84,16 @@ class EngineState(NamedTuple):
 
 # gains rows
 G_IN, G_OUT = 0, 1
+# fades
+F_BYPASS0, F_BYPASS1, F_DELTA0, F_DELTA1 = 0, 1, 2, 3
 
 
 def alloc(samplerate: float, channels: int, sidechain_channels: int, max_block: int) -> EngineState:
     """Every array the audio thread will touch, allocated once (rule 3)."""
     sr = float(samplerate)
     hdr, slots = ring_alloc(4096)
-    line = int(math.ceil(MAX_LATENCY_MS * 1e-3 * sr)) + 1
+    line = pow2_at_least(int(math.ceil(MAX_LATENCY_MS * 1e-3 * sr)) + 2)
+    sc_len = pow2_at_least(int(drift_latency(sr)) + 2)
     meter_seq, meter_data = M.alloc()
     cfg = np.zeros(CFG_LEN)
     cfg[CFG_SR], cfg[CFG_CH], cfg[CFG_SC], cfg[CFG_MAXBLOCK] = sr, channels, sidechain_channels, max_block
@@ -96,7 +107,9 @@ def alloc(samplerate: float, channels: int, sidechain_channels: int, max_block: 
         work=np.zeros((channels, max_block)),
         key=np.zeros((channels, max_block)),
         gains=np.ones((4, 2)),
-        dry_line=np.zeros((channels, line)), dry_pos=np.zeros(1, np.int64),
+        dry_line=np.zeros((channels, line)), dry_pos=np.zeros(1, np.int64), dry_tap=np.zeros(4),
+        sc_line=np.zeros((max(sidechain_channels, 1), sc_len)), sc_pos=np.zeros(1, np.int64),
+        fades=np.zeros(4),
         meter_env=np.zeros((4, channels)),
         meter_seq=meter_seq, meter_data=meter_data,
     )
@@ -124,6 +137,10 @@ def reset(S):
     c.counters[:] = 0
     c.dry_line[:] = 0.0
     c.dry_pos[0] = 0
+    c.sc_line[:] = 0.0
+    c.sc_pos[0] = 0
+    c.fades[F_BYPASS0] = c.fades[F_BYPASS1] = c.p_cur[PID.bypass]
+    c.fades[F_DELTA0] = c.fades[F_DELTA1] = c.p_cur[PID.delta]
     c.meter_env[:] = 0.0
     gate_reset(S.gate)
     drift_reset(S.drift)
@@ -133,6 +150,14 @@ def reset(S):
     c.gains[G_IN, 1] = db_to_lin(c.p_cur[PID.input_gain])
     c.gains[G_OUT, 1] = db_to_lin(c.p_cur[PID.output_gain])
     c.counters[CNT_LATENCY] = total_latency(sr, c.p_cur[PID.lookahead])
+    tap_reset(c.dry_tap, float(c.counters[CNT_LATENCY]))
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def _fade(cur, on, step):
+    if on >= 0.5:
+        return min(1.0, cur + step)
+    return max(0.0, cur - step)
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -159,7 +184,16 @@ def _control_tick(S):
     drift_control(S.drift, p, sr)
     settle_control(S.settle, p, sr)
     limiter_control(S.limiter, p, sr)
-    c.counters[CNT_LATENCY] = total_latency(sr, p[PID.lookahead])
+    lat = total_latency(sr, p[PID.lookahead])
+    c.counters[CNT_LATENCY] = lat
+    # the dry tap moves with the same crossfade, on the same tick, as SETTLE's lookahead tap
+    tap_control(c.dry_tap, float(lat), CONTROL_BLOCK * 1000.0 / (XFADE_MS * sr))
+    step = CONTROL_BLOCK * 1000.0 / (OUT_FADE_MS * sr)
+    f = c.fades
+    f[F_BYPASS0] = f[F_BYPASS1]
+    f[F_BYPASS1] = _fade(f[F_BYPASS1], p[PID.bypass], step)
+    f[F_DELTA0] = f[F_DELTA1]
+    f[F_DELTA1] = _fade(f[F_DELTA1], p[PID.delta], step)
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
@@ -175,54 +209,110 @@ def _ramp(gains, row, phase, i):
 def _segment(S, start, count, phase):
     c = S.core
     nch = c.y.shape[0]
+    nsc = c.sc_line.shape[0] if c.cfg[CFG_SC] > 0 else 0
     p = c.p_cur
     x, w, key = c.x, c.work, c.key
+    external = p[PID.sidechain] >= 0.5
     for ch in range(nch):
         for i in range(count):
             w[ch, start + i] = x[ch, start + i] * _ramp(c.gains, G_IN, phase, i)
-    for ch in range(nch):
-        for i in range(start, start + count):
-            key[ch, i] = w[ch, i]
-    gate_process(S.gate, p, w, key, start, count, phase)
+    if gate_active(S.gate):
+        # GATE's key: its own input, or the external key as it arrives (GATE runs before DRIFT)
+        for ch in range(nch):
+            for i in range(start, start + count):
+                if not external:
+                    key[ch, i] = w[ch, i]
+                elif nsc > 0:
+                    key[ch, i] = x[nch + min(ch, nsc - 1), i]
+                else:
+                    key[ch, i] = 0.0
+        gate_process(S.gate, p, w, key, start, count, phase)
     drift_process(S.drift, p, w, start, count, phase)
-    for ch in range(nch):
-        for i in range(start, start + count):
-            key[ch, i] = w[ch, i]
+    _settle_key(S, start, count, external, nch, nsc)
     settle_process(S.settle, p, w, key, start, count, phase)
     limiter_process(S.limiter, p, w, start, count, phase)
     _output(S, start, count, phase)
 
 
 @njit(cache=True, fastmath=FASTMATH)
+def _settle_key(S, start, count, external, nch, nsc):
+    """SETTLE's key: DRIFT's output, or the external key delayed by DRIFT's
+    latency so it stays aligned with the main path DRIFT delayed. A mono key
+    feeds every channel."""
+    c = S.core
+    key, w = c.key, c.work
+    if nsc > 0:
+        line = c.sc_line
+        mask = line.shape[1] - 1
+        pos = c.sc_pos[0]
+        lat = drift_latency(c.cfg[CFG_SR])
+        for i in range(count):
+            for k in range(nsc):
+                line[k, (pos + i) & mask] = c.x[nch + k, start + i]
+            if external:
+                for ch in range(nch):
+                    key[ch, start + i] = line[min(ch, nsc - 1), (pos + i - lat) & mask]
+        c.sc_pos[0] = pos + count
+    if not external:
+        for ch in range(nch):
+            for i in range(start, start + count):
+                key[ch, i] = w[ch, i]
+    elif nsc == 0:
+        for ch in range(nch):
+            for i in range(start, start + count):
+                key[ch, i] = 0.0
+
+
+@njit(cache=True, fastmath=FASTMATH)
 def _output(S, start, count, phase):
     """Dry alignment, mix, delta, bypass and output gain.
 
-    mix: y = (1 − m)·dry + m·wet  (m = 0 gives dry exactly)
-    bypass: out = (1 − b)·y + b·dry (b = 1 gives dry exactly)."""
+    dry = raw input delayed by the current latency (crossfaded when it changes)
+    mix:    y = ((1 − m)·dry + m·wet)·g_out     (m = 0 gives dry·g_out exactly)
+    delta:  y = (processed − dry)·g_out
+    bypass: out = (1 − b)·y + b·dry             (b = 1 gives dry exactly)."""
     c = S.core
     nch = c.y.shape[0]
-    L = c.dry_line.shape[1]
-    lat = c.counters[CNT_LATENCY]
+    line = c.dry_line
+    mask = line.shape[1] - 1
+    tap = c.dry_tap
+    d_cur = np.int64(tap[1])
+    d_prev = np.int64(tap[0])
+    w0, w1 = tap[2], tap[3]
+    fading = w0 < 1.0 or w1 < 1.0
     m = c.p_cur[PID.mix] * 0.01
-    bypass = c.p_cur[PID.bypass]
-    delta = c.p_cur[PID.delta]
+    f = c.fades
+    b0, b1, e0, e1 = f[F_BYPASS0], f[F_BYPASS1], f[F_DELTA0], f[F_DELTA1]
     pos = c.dry_pos[0]
     for i in range(count):
+        r = (phase + i + 1) / CONTROL_BLOCK
         g_out = _ramp(c.gains, G_OUT, phase, i)
-        wpos = (pos + i) % L
-        rpos = (pos + i - lat + L) % L
+        b = b0 + (b1 - b0) * r
+        e = e0 + (e1 - e0) * r
+        wr = (pos + i) & mask
         for ch in range(nch):
-            c.dry_line[ch, wpos] = c.x[ch, start + i]
-            dry = c.dry_line[ch, rpos]
-            wet = c.work[ch, start + i]
-            if delta != 0.0:
-                y = (wet - dry) * g_out
-            else:
-                y = ((1.0 - m) * dry + m * wet) * g_out
-            if bypass != 0.0:
+            line[ch, wr] = c.x[ch, start + i]
+            dry = line[ch, (pos + i - d_cur) & mask]
+            if fading:
+                wt = w0 + (w1 - w0) * r
+                dry = wt * dry + (1.0 - wt) * line[ch, (pos + i - d_prev) & mask]
+            if b == 1.0:
                 y = dry
+            else:
+                wet = c.work[ch, start + i]
+                if m == 0.0:
+                    y = dry
+                elif m == 1.0:
+                    y = wet
+                else:
+                    y = (1.0 - m) * dry + m * wet
+                if e != 0.0:
+                    y -= e * dry
+                y *= g_out
+                if b != 0.0:
+                    y = (1.0 - b) * y + b * dry
             c.y[ch, start + i] = y
-    c.dry_pos[0] = (pos + count) % L
+    c.dry_pos[0] = pos + count
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -283,3 +373,37 @@ def _publish_meters(S, n):
     d[M.LATENCY] = c.counters[CNT_LATENCY]
     d[M.SAMPLES] = c.counters[CNT_SAMPLES]
     seqlock_write_end(c.meter_seq)
+
+
+@njit(cache=True, nogil=True)
+def process_buffer(S, x, y, block):
+    """Run the chain over a whole planar buffer x[ch + sc, frames] into
+    y[ch, frames] in blocks of `block` frames (<= max_block), with FTZ/DAZ set
+    and input sanitised as in the native entry. For benchmarks and tests
+    without a Python call per block."""
+    saved = get_mxcsr()
+    set_mxcsr(saved | FTZ_DAZ)
+    c = S.core
+    nin = c.x.shape[0]
+    nch = c.y.shape[0]
+    total = x.shape[1]
+    block = max(1, min(block, c.x.shape[1]))
+    done = 0
+    while done < total:
+        n = min(block, total - done)
+        for ch in range(nin):
+            for i in range(n):
+                v = x[ch, done + i]
+                if not math.isfinite(v):
+                    v = 0.0
+                elif v > INPUT_LIMIT:
+                    v = INPUT_LIMIT
+                elif v < -INPUT_LIMIT:
+                    v = -INPUT_LIMIT
+                c.x[ch, i] = v
+        process(S, n)
+        for ch in range(nch):
+            for i in range(n):
+                y[ch, done + i] = c.y[ch, i]
+        done += n
+    set_mxcsr(saved)

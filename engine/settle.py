@@ -1,6 +1,29 @@
 """SETTLE: broadband downward compressor (dsp.md, "SETTLE").
 
-PLACEHOLDER — pass-through with the final stage API; replaced by the real stage.
+Read like Faust's compressors.lib, one small function per block:
+
+    key ─ sc_hpf ─ detector (peak hold | RMS) ─ dB ─ link ─ gain computer ─ attack/release ─ smooth ─ gain
+                                                                                                     │
+    main ─ lookahead delay ──────────────────────────────────────────────────────────────────────── × ─ makeup
+
+Detector. Peak: the maximum of |key| over a short sliding window (at most
+PEAK_WINDOW_MS, at most half the release), so a steady tone reads its peak
+level with no ripple and the gain computer sees a level, not a waveform. The
+hold the window adds to a release is taken out of the release one-pole
+(release_ms − window), so the gain still covers 63.2 % of a downward step
+after `release`. RMS: sqrt(2·mean(x²)) with a one-pole mean of time constant
+`rms_window`; the factor 2 makes a sine read its peak level (AES17).
+
+Ballistics act on the gain reduction in dB (Giannoulis et al. 2012, "smooth
+branching"): attack when the target reduction rises, release when it falls,
+then `smooth` as one more one-pole (the Kurzweil SmoothTime).
+
+Feedback: the detector reads SETTLE's own output (the key times the gain
+applied at the previous sample). The static curve is inverted with the gain
+reduction the loop itself applied, x̂ = L_out + G, so the steady state is the
+feed-forward curve for every ratio, ∞ included. The peak window is kept at or
+under half the attack there: a hold longer than the attack inside the loop
+would overshoot.
 """
 from __future__ import annotations
 
@@ -10,15 +33,119 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from .dsp import (FASTMATH, LOG2_10_OVER_20, XFADE_MS, biquad_tdf2, butter_hpf2,
+                  fast_exp2, fast_lin_to_db, fast_power_to_db, onepole_coeff, pow2_at_least,
+                  tap_control, tap_reset)
+from .params import PID
+
+CONTROL_BLOCK = 16            # must match engine/chain.py
+PEAK_BUCKET_MS = 6.0          # peak hold bucket: clean peak reading down to 83 Hz
+MAX_LOOKAHEAD_MS = 10.0       # parameters.md
+FADE_MS = 10.0                # settle_on / auto_makeup fades
+AUTO_MAKEUP_REF_DB = -18.0    # dsp.md: a -18 dBFS sine comes back at -18 dBFS
+RATIO_INF = 100.0             # ratio at which the slope is exactly 0
+SC_HPF_OFF_HZ = 20.0
+
+# coef[] layout (control-rate values the per-sample loop reads)
+(C_ATT, C_REL, C_SMOOTH, C_RMS, C_WIN, C_TLO, C_KLO, C_THI, C_KHI, C_KNEE, C_LINK, C_FB, C_ISRMS,
+ C_HPF_ON, C_F0, C_F1, C_MK0, C_MK1, C_AUTO_F, C_XF_STEP, C_FADE_STEP,
+ C_LAST_ATT, C_LAST_REL, C_LAST_SMOOTH, C_LAST_RMS, C_LAST_HPF, C_WIN_MS, C_CLEARED,
+ C_BUCKET, C_LEN) = range(30)
+
 
 class SettleState(NamedTuple):
-    gr_db: np.ndarray          # [channels]
-    detector_db: np.ndarray    # [channels]
+    coef: np.ndarray           # [C_LEN] control-rate coefficients and caches
+    hpf_c: np.ndarray          # [5] sidechain high-pass coefficients
+    hpf_z: np.ndarray          # [channels, 2] its state
+    ms: np.ndarray             # [channels] RMS mean square
+    gr: np.ndarray             # [channels] ballistic gain reduction (dB, >= 0)
+    gr2: np.ndarray            # [channels] after `smooth` (dB)
+    applied: np.ndarray        # [channels] reduction applied at the last sample (dB, faded)
+    glin: np.ndarray           # [channels] linear gain reduction applied at the last sample
+    level: np.ndarray          # [channels] per-sample scratch: detector level (dB)
+    hold: np.ndarray           # [channels, 2]: peak of the running and of the previous bucket
+    n: np.ndarray              # int64[1]: absolute sample index (the buckets' clock)
+    line: np.ndarray           # [channels, pow2] lookahead delay line
+    line_pos: np.ndarray       # int64[1]
+    tap: np.ndarray            # [4] lookahead crossfade (engine/dsp.py tap_*)
+    gr_db: np.ndarray          # [channels] meter: applied reduction (dB, positive)
+    detector_db: np.ndarray    # [channels] meter: linked detector level (dBFS)
 
 
 def settle_alloc(samplerate: float, channels: int, max_block: int) -> SettleState:
-    return SettleState(gr_db=np.zeros(channels), detector_db=np.full(channels, -240.0))
+    line = pow2_at_least(int(math.ceil(MAX_LOOKAHEAD_MS * 1e-3 * samplerate)) + 2)
+    return SettleState(
+        coef=np.zeros(C_LEN), hpf_c=np.zeros(5), hpf_z=np.zeros((channels, 2)),
+        ms=np.zeros(channels), gr=np.zeros(channels), gr2=np.zeros(channels),
+        applied=np.zeros(channels), glin=np.ones(channels), level=np.zeros(channels),
+        hold=np.zeros((channels, 2)), n=np.zeros(1, np.int64),
+        line=np.zeros((channels, line)), line_pos=np.zeros(1, np.int64), tap=np.zeros(4),
+        gr_db=np.zeros(channels), detector_db=np.full(channels, -240.0))
 
+
+# --- gain computer (shared with engine/curve.py: one implementation) --------
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def knee_excess_db(x_db, threshold_db, knee_db):
+    """How far x is over the threshold, with the quadratic knee: 0 below
+    T − W/2, (x − T + W/2)²/(2W) inside the knee, x − T above."""
+    d = x_db - threshold_db
+    if knee_db <= 0.0:
+        return d if d > 0.0 else 0.0
+    h = 0.5 * knee_db
+    if d <= -h:
+        return 0.0
+    if d >= h:
+        return d
+    e = d + h
+    return e * e / (2.0 * knee_db)
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def inv_ratio(ratio):
+    """1/R, with ratio 100 meaning ∞ (slope exactly 0)."""
+    if ratio >= RATIO_INF:
+        return 0.0
+    return 1.0 / ratio
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def settle_segments(threshold_db, ratio, threshold2_db, ratio2):
+    """(T_lo, k_lo, T_hi, k_hi) of the two-segment curve: the pairs are
+    interchangeable; k_lo = 1 − 1/R_lo, k_hi = (1/R_lo)(1 − 1/R_hi), so the
+    slope is 1/R_lo between the thresholds and 1/(R_lo·R_hi) above T_hi."""
+    if threshold2_db < threshold_db:
+        t_lo, r_lo, t_hi, r_hi = threshold2_db, ratio2, threshold_db, ratio
+    else:
+        t_lo, r_lo, t_hi, r_hi = threshold_db, ratio, threshold2_db, ratio2
+    i_lo = inv_ratio(r_lo)
+    return t_lo, 1.0 - i_lo, t_hi, i_lo * (1.0 - inv_ratio(r_hi))
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def settle_gr_db(x_db, t_lo, k_lo, t_hi, k_hi, knee_db):
+    """Static gain reduction (dB, >= 0) for detector level x_db:
+    GR = k_lo·E(x; T_lo, W) + k_hi·E(x; T_hi, W), E = knee_excess_db. Each
+    knee interpolates the slope linearly (Giannoulis/Massberg/Reiss 2012)."""
+    return (k_lo * knee_excess_db(x_db, t_lo, knee_db)
+            + k_hi * knee_excess_db(x_db, t_hi, knee_db))
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def settle_static_gr_db(x_db, p):
+    """Static gain reduction for level x_db with the parameter vector p."""
+    t_lo, k_lo, t_hi, k_hi = settle_segments(p[PID.threshold], p[PID.ratio],
+                                             p[PID.threshold2], p[PID.ratio2])
+    return settle_gr_db(x_db, t_lo, k_lo, t_hi, k_hi, p[PID.knee])
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def settle_auto_makeup_db(p):
+    """The gain that brings a steady AUTO_MAKEUP_REF_DB sine back to itself."""
+    return settle_static_gr_db(AUTO_MAKEUP_REF_DB, p)
+
+
+# --- stage API ----------------------------------------------------------------
 
 @njit(cache=True)
 def settle_latency(samplerate, lookahead_ms):
@@ -28,18 +155,232 @@ def settle_latency(samplerate, lookahead_ms):
 
 @njit(cache=True)
 def settle_reset(st):
+    st.coef[:] = 0.0
+    st.coef[C_LAST_ATT] = -1.0          # forces the first coefficient update
+    st.hpf_z[:] = 0.0
+    _clear_detector(st)
+    st.n[0] = 0
+    st.line[:] = 0.0
+    st.line_pos[0] = 0
+    tap_reset(st.tap, 0.0)
     st.gr_db[:] = 0.0
     st.detector_db[:] = -240.0
 
 
 @njit(cache=True)
+def _clear_detector(st):
+    st.ms[:] = 0.0
+    st.gr[:] = 0.0
+    st.gr2[:] = 0.0
+    st.applied[:] = 0.0
+    st.glin[:] = 1.0
+    st.hold[:] = 0.0
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def _fade(cur, on, step):
+    """Linear fade of a 0/1 switch, landing exactly on 0 and 1."""
+    if on >= 0.5:
+        return min(1.0, cur + step)
+    return max(0.0, cur - step)
+
+
+@njit(cache=True, fastmath=FASTMATH)
 def settle_control(st, p, samplerate):
-    pass
+    c = st.coef
+    first = c[C_LAST_ATT] < 0.0
+    if first:
+        # after reset: switches start where their parameters are, no fade-in
+        c[C_FADE_STEP] = CONTROL_BLOCK * 1000.0 / (FADE_MS * samplerate)
+        c[C_XF_STEP] = CONTROL_BLOCK * 1000.0 / (XFADE_MS * samplerate)
+        c[C_F1] = 1.0 if p[PID.settle_on] >= 0.5 else 0.0
+        c[C_AUTO_F] = 1.0 if p[PID.auto_makeup] >= 0.5 else 0.0
+        tap_reset(st.tap, float(settle_latency(samplerate, p[PID.lookahead])))
+    # times: recomputed only when they move (the exps are the costly part)
+    if (p[PID.attack] != c[C_LAST_ATT] or p[PID.release] != c[C_LAST_REL]
+            or p[PID.smooth] != c[C_LAST_SMOOTH] or p[PID.rms_window] != c[C_LAST_RMS]):
+        att, rel = p[PID.attack], p[PID.release]
+        # bucket B (a whole number of control blocks): the hold spans B..2B, 1.5·B on average
+        bucket_ms = min(PEAK_BUCKET_MS, rel / 8.0)
+        blocks = max(1.0, math.floor(bucket_ms * 1e-3 * samplerate / CONTROL_BLOCK + 0.5))
+        c[C_BUCKET] = blocks
+        win_ms = 1.5 * blocks * CONTROL_BLOCK * 1000.0 / samplerate
+        c[C_ATT] = onepole_coeff(att, samplerate)
+        c[C_REL] = onepole_coeff(rel - win_ms, samplerate)    # the hold already took win_ms
+        c[C_SMOOTH] = onepole_coeff(p[PID.smooth], samplerate)
+        c[C_RMS] = onepole_coeff(p[PID.rms_window], samplerate)
+        c[C_WIN_MS] = win_ms
+        c[C_LAST_ATT], c[C_LAST_REL] = att, rel
+        c[C_LAST_SMOOTH], c[C_LAST_RMS] = p[PID.smooth], p[PID.rms_window]
+    c[C_ISRMS] = 1.0 if p[PID.detector] >= 0.5 else 0.0
+    c[C_FB] = 1.0 if p[PID.topology] >= 0.5 else 0.0
+    # peak hold: at each bucket boundary the running bucket becomes the previous one
+    blocks = c[C_BUCKET]
+    if c[C_FB] != 0.0:
+        # inside the loop the hold must stay well under the attack (overshoot otherwise)
+        blocks = max(1.0, min(blocks, math.floor(0.25 * p[PID.attack] * 1e-3 * samplerate
+                                                  / CONTROL_BLOCK)))
+    c[C_WIN] += 1.0
+    if c[C_WIN] >= blocks:
+        c[C_WIN] = 0.0
+        for ch in range(st.hold.shape[0]):
+            st.hold[ch, 1] = st.hold[ch, 0]
+            st.hold[ch, 0] = 0.0
+    if p[PID.sc_hpf] > SC_HPF_OFF_HZ:
+        if p[PID.sc_hpf] != c[C_LAST_HPF]:
+            butter_hpf2(p[PID.sc_hpf], samplerate, st.hpf_c)
+            c[C_LAST_HPF] = p[PID.sc_hpf]
+        c[C_HPF_ON] = 1.0
+    else:
+        c[C_HPF_ON] = 0.0
+        st.hpf_z[:] = 0.0
+    t_lo, k_lo, t_hi, k_hi = settle_segments(p[PID.threshold], p[PID.ratio],
+                                             p[PID.threshold2], p[PID.ratio2])
+    c[C_TLO], c[C_KLO], c[C_THI], c[C_KHI], c[C_KNEE] = t_lo, k_lo, t_hi, k_hi, p[PID.knee]
+    c[C_LINK] = p[PID.link] * 0.01
+    # on/off and auto makeup fade; makeup ramps linearly in dB across the segment
+    c[C_F0] = c[C_F1]
+    c[C_F1] = _fade(c[C_F1], p[PID.settle_on], c[C_FADE_STEP])
+    c[C_AUTO_F] = _fade(c[C_AUTO_F], p[PID.auto_makeup], c[C_FADE_STEP])
+    mk = p[PID.makeup]
+    if c[C_AUTO_F] > 0.0:
+        mk += c[C_AUTO_F] * settle_gr_db(AUTO_MAKEUP_REF_DB, t_lo, k_lo, t_hi, k_hi, p[PID.knee])
+    c[C_MK0] = mk if first else c[C_MK1]
+    c[C_MK1] = mk
+    tap_control(st.tap, float(settle_latency(samplerate, p[PID.lookahead])), c[C_XF_STEP])
+    # state flushing (rule 7): decays towards 0 must end at 0, not in subnormals
+    for ch in range(st.gr.shape[0]):
+        if st.gr[ch] < 1e-12:
+            st.gr[ch] = 0.0
+        if st.gr2[ch] < 1e-12:
+            st.gr2[ch] = 0.0
+        if st.ms[ch] < 1e-30:
+            st.ms[ch] = 0.0
+        for k in range(2):
+            if abs(st.hpf_z[ch, k]) < 1e-30:
+                st.hpf_z[ch, k] = 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FASTMATH)
+def _delay_only(st, x, start, count, phase):
+    """settle_on fully off: the (lookahead-delayed) signal passes untouched."""
+    line = st.line
+    mask = line.shape[1] - 1
+    pos = st.line_pos[0]
+    tap = st.tap
+    d_cur = np.int64(tap[1])
+    d_prev = np.int64(tap[0])
+    w0, w1 = tap[2], tap[3]
+    fading = w0 < 1.0 or w1 < 1.0
+    for ch in range(x.shape[0]):
+        for i in range(count):
+            wp = pos + i
+            line[ch, wp & mask] = x[ch, start + i]
+            d = line[ch, (wp - d_cur) & mask]
+            if fading:
+                w = w0 + (w1 - w0) * ((phase + i + 1) / CONTROL_BLOCK)
+                d = w * d + (1.0 - w) * line[ch, (wp - d_prev) & mask]
+            x[ch, start + i] = d
+    st.line_pos[0] = pos + count
+
+
+@njit(cache=True, fastmath=FASTMATH)
 def settle_process(st, p, x, key, start, count, phase):
-    pass
+    """Compress x[:, start:start+count] in place, detecting on key (same rows)."""
+    c = st.coef
+    f0, f1 = c[C_F0], c[C_F1]
+    if f0 == 0.0 and f1 == 0.0:
+        # the detector restarts from rest when switched on again
+        if c[C_CLEARED] == 0.0:
+            _clear_detector(st)
+            st.gr_db[:] = 0.0
+            c[C_CLEARED] = 1.0
+        _delay_only(st, x, start, count, phase)
+        st.n[0] += count
+        return
+    c[C_CLEARED] = 0.0
+    _compress(x, key, start, count, phase, c, st.hpf_c, st.hpf_z, st.ms, st.gr, st.gr2,
+              st.applied, st.glin, st.level, st.hold, st.n,
+              st.line, st.line_pos, st.tap, st.detector_db)
+    for ch in range(x.shape[0]):
+        st.gr_db[ch] = st.applied[ch]
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _compress(x, key, start, count, phase, c, hpf_c, hpf_z, ms, gr, gr2, applied, glin, lvl,
+              hold, nclock, line, line_pos, tap, detector_db):
+    nch = x.shape[0]
+    mask = line.shape[1] - 1
+    pos = line_pos[0]
+    d_cur = np.int64(tap[1])
+    d_prev = np.int64(tap[0])
+    w0, w1 = tap[2], tap[3]
+    fading = w0 < 1.0 or w1 < 1.0
+    f0, f1 = c[C_F0], c[C_F1]
+    a_att, a_rel, a_sm, a_rms = c[C_ATT], c[C_REL], c[C_SMOOTH], c[C_RMS]
+    t_lo, k_lo, t_hi, k_hi, knee = c[C_TLO], c[C_KLO], c[C_THI], c[C_KHI], c[C_KNEE]
+    link = c[C_LINK]
+    fb = c[C_FB] != 0.0
+    is_rms = c[C_ISRMS] != 0.0
+    hpf_on = c[C_HPF_ON] != 0.0
+    mk0, mk1 = c[C_MK0], c[C_MK1]
+    n0 = nclock[0]
+    inv_cb = 1.0 / CONTROL_BLOCK
+    for i in range(count):
+        r = (phase + i + 1) * inv_cb
+        f = f0 + (f1 - f0) * r
+        mk = f * (mk0 + (mk1 - mk0) * r)
+        n = n0 + i
+        # detector: level in dBFS per channel
+        mx = -1e300
+        for ch in range(nch):
+            k = key[ch, start + i]
+            if hpf_on:
+                k = biquad_tdf2(hpf_c, hpf_z, ch, k)
+            if fb:
+                k *= glin[ch]
+            if is_rms:
+                m = ms[ch] + a_rms * (k * k - ms[ch])
+                ms[ch] = m
+                lv = fast_power_to_db(2.0 * m)      # 2·mean(x²): a sine reads its peak
+            else:
+                a = abs(k)
+                if a > hold[ch, 0]:
+                    hold[ch, 0] = a
+                lv = fast_lin_to_db(max(hold[ch, 0], hold[ch, 1]))
+            if fb:
+                lv += applied[ch]                   # invert the curve with the gain the loop applied
+            lvl[ch] = lv
+            if lv > mx:
+                mx = lv
+        wp = pos + i
+        for ch in range(nch):
+            # link: (1 − link)·own + link·max, in dB
+            lv = lvl[ch] + link * (mx - lvl[ch])
+            target = settle_gr_db(lv, t_lo, k_lo, t_hi, k_hi, knee)
+            g = gr[ch]
+            if target > g:
+                g += a_att * (target - g)
+            else:
+                g += a_rel * (target - g)
+            gr[ch] = g
+            g2 = gr2[ch] + a_sm * (g - gr2[ch])
+            gr2[ch] = g2
+            ap = f * g2
+            applied[ch] = ap
+            if fb:
+                glin[ch] = fast_exp2(-LOG2_10_OVER_20 * ap)
+            gain = fast_exp2(LOG2_10_OVER_20 * (mk - ap))
+            # lookahead: the gain computed now meets the sample from d_cur ago
+            line[ch, wp & mask] = x[ch, start + i]
+            d = line[ch, (wp - d_cur) & mask]
+            if fading:
+                w = w0 + (w1 - w0) * r
+                d = w * d + (1.0 - w) * line[ch, (wp - d_prev) & mask]
+            x[ch, start + i] = d * gain
+            detector_db[ch] = lv
+    line_pos[0] = pos + count
+    nclock[0] = n0 + count
 
 
 @njit(cache=True)
