@@ -2,58 +2,85 @@
 
 Signal path
 -----------
-A gammatone analysis/resynthesis bank after Hohmann (2002), designed in
-engine/drift_bank.py: 4th-order complex gammatone filters (four complex
-one-pole stages each), two filters per control band — one on each of the 40
-band centres (equally spaced in ERB number from 20 Hz to 20 kHz, both
-included), one halfway between neighbours — plus one filter half a band below
-20 Hz and one above 20 kHz (when it fits below 0.47·fs): 81 filters at 48 and
-96 kHz, 80 at 44.1 kHz. Each filter's real part is phase-rotated, delayed by
-an integer d_k, weighted and summed.
+A gammatone analysis/resynthesis bank in the style of Hohmann (2002), designed
+in engine/drift_bank.py: one 4th-order complex gammatone per control band (a
+cascade of four complex one-pole stages), centred on the 40 band centres
+(equally spaced in ERB number from 20 Hz to 20 kHz, both included), bandwidth
+1.4·(1.019·ERB) (1.0 for the 20 Hz band). Each filter's real part is phase-rotated, delayed by an
+integer d_k, weighted and summed; the whole stage delays by exactly
+D = round(2.5 ms · fs) samples (110 / 120 / 240 at 44.1 / 48 / 96 kHz), the
+full DRIFT latency budget.
 
-Choice, measured (magnitude of the analytic bank response, 40 Hz .. 18 kHz,
-every lift 0 dB; `python -m engine.drift_bank`):
+The phase factors are what make this work at 2.5 ms. Hohmann aligns every
+filter's envelope peak at D, which the slow low filters (group delay up to
+~30 ms) cannot reach; aligning their phase at D (or at their own peak) makes
+neighbouring filters add with phase differences of ~ω·Δτ ≈ 1.8 rad around
+1 kHz. A least-squares gain fit then flattens the magnitude only by
+cancellation (contributions in anti-phase up to 0.8 of the total), and any
+unequal band gains break that: steady sines near 1 kHz came out 2.5 dB below
+the gain formula. Here the target phase is the integral of a smooth target
+group delay a(ω) = softmax(D, τ(ω)) taken from the top, −ω·D exactly where
+the filters can be delayed: neighbours agree in phase to ~0.06 rad
+everywhere, the gains come out smooth and positive, and the response is flat
+by construction.
 
-  one filter per band (~1 ERB), 2.0–3.0 ms ........ dips of −10 to −35 dB
-  two filters per band, 2.0 ms ..................... ±0.18 dB
-  two filters per band, 2.5 ms (chosen) ............ −0.117..+0.113 dB @ 44.1 kHz
-                                                     −0.114..+0.111 dB @ 48 kHz
-                                                     −0.115..+0.110 dB @ 96 kHz
-  two filters per band, 3.0 ms ..................... ±0.08 dB
+Measured (analytic response of the bank, 40 Hz .. 18 kHz, every lift 0 dB;
+`python -m engine.drift_bank`; the float32 kernel measures the same, see
+tests/test_drift.py):
 
-The chosen 2.5 ms (110 / 120 / 240 samples at 44.1 / 48 / 96 kHz) is the
-whole DRIFT latency budget: it is also the detector lookahead the high bands
-get (their filters ring out in well under D, so their synthesis path is
-delayed by up to D while the detector reads the undelayed envelope), which is
-what keeps transients from being boosted. The float32 kernel's measured
-ripple and impulse peak are checked in tests/test_drift.py.
+  Hohmann phases, 1 filter/band, 2.5 ms ............ dips of −20 dB and more
+  Hohmann phases, 2 filters/band, 2.5 ms, LS gains . ±0.12 dB, but 2.5 dB lift errors
+  coherent phases, 2 filters/band (bw 1.0), 2.5 ms . ±0.07 dB, lift error ≤ 0.4 dB
+  coherent phases, 1 filter/band  (bw 1.0), 2.5 ms . −0.50 .. +0.40 dB
+  coherent phases, 1 filter/band  (bw 1.4), 2.5 ms . −0.25 .. +0.15 dB @ 44.1 kHz  (chosen)
+                                                     −0.25 .. +0.17 dB @ 48 kHz
+                                                     −0.24 .. +0.17 dB @ 96 kHz
+  (the 20 Hz filter stays at 1.0 ERB: a wider complex filter that low reads a
+  20 Hz sine 1.8 dB high through its image at −fc; the −0.25 dB is at 40 Hz)
+
+One filter per band at 1.4 ERB is as flat as the spec needs with half the
+work of two per band (the bank is most of DRIFT's cost), steady sines land
+within 0.6 dB of the gain formula, and 2.5 ms is also the lookahead the high
+bands' detectors get: their filters ring out in well under D, so their
+synthesis path is delayed by up to D while the detector reads the undelayed
+envelope — that and fast detection keep transients from being boosted. The
+bank is band-limited to about 21 kHz (content above is not resynthesised).
 
 Detection and gain
 ------------------
-Band b's level is the Hilbert envelope |z|² of the filter on its centre (the
-complex gammatone has gain 2 at fc, so a sine of amplitude A reads exactly
-20·log10(A)); per 16-sample control segment the maximum over the segment and
-over channels is taken (stereo link = max). Every control tick (drift_control):
+Band b's level is the Hilbert envelope |z_b|² of its filter (the complex
+gammatone has gain 2 at fc, so a sine of amplitude A at the centre reads
+exactly 20·log10(A)); per 16-sample control segment the maximum over the
+segment and over channels is taken (stereo link = max). Every control tick
+(drift_control):
 
   L_b      = 10·log10(max |z_b|²)
-  target_b = min((T_b − L_b)·(1 − 1/R), max_lift) if L_b < T_b else 0,
+  L'_b     = max(L_b, L_{b−1} − 1.5 dB, L_{b+1} − 1.5 dB)
+  target_b = min((T_b − L'_b)·(1 − 1/R), max_lift) if L'_b < T_b else 0,
              T_b = drift_threshold + 4a·(2·log10(f_b/20)/3 − 1), R = 1 + 3a
-  target_b ·= smoothstep((L_b + 96)/6)               (no lift at or below −96)
-  target_b  = min(target_{b−1}, target_b, target_{b+1})
+  target_b ·= smoothstep((L'_b + 96)/6)               (no lift at or below −96)
 
-The last line (a one-band spread of the smallest lift) keeps the skirts of a
-strong component from being lifted: a sine's neighbouring bands read it lower
-and would otherwise lift its tails, so a sine at a band centre comes out
-lifted by more than its own band's formula and a loud tone leaks lift into
-quiet neighbours. Then per band one-pole ballistics on the lift in dB:
-attack (lift falling) drift_attack, release drift_release·(1 + 3·memory·h_b);
-heat h_b follows lift_b/max_lift with 2 s up / 8 s down. Each filter's linear
-gain is 10^(lift/20) at its band, or the mean lift (in dB) of its two bands
-for the in-between filters; gains ramp linearly across the next 16 samples.
+L'_b lets a band see its neighbours: a component's skirt in the next band
+reads ~10 dB lower there and would be lifted more than the component's own
+band, so sines would come out above their formula and a loud tone would leak
+lift into the bands beside it. Ballistics per band, one-pole on the lift in
+dB: attack (lift falling) drift_attack minus the band's detection delay
+(a level step takes ≈2.8/(2π·b) to show in a gammatone envelope, plus the
+control grid), never below a quarter of it; release
+drift_release·(1 + 3·memory·h_b); heat h_b follows lift_b/max_lift with
+2 s up / 8 s down. Each filter's linear gain 10^(lift/20) ramps linearly
+across the next 16 samples.
 
 drift_on = 0 crossfades (10 ms, linear) to the input delayed by the same D,
 so the latency never changes; fully off, the output is that delayed input,
 bit-exact. The bank keeps running while off, so switching back is seamless.
+
+Kernel layout: all per-filter coefficients, state and gains of one channel
+live in one float32 row block fb[ch] with compile-time row offsets (so LLVM
+vectorises the filter loop over k without alias checks); the synthesis delay
+is a time-major ring of rows: each sample writes its filter outputs as one
+row and gathers its output from older rows (every path is one sample longer
+than the bank was designed for, so a sample never reads its own row).
 """
 from __future__ import annotations
 
@@ -73,19 +100,23 @@ FLOOR_DB = -96.0             # no lift at or below
 FLOOR_FADE_DB = 6.0          # lift fades in from -96 to -90 dBFS
 HEAT_UP_S, HEAT_DOWN_S = 2.0, 8.0
 ONOFF_MS = 10.0              # drift_on crossfade
-FLUSH_POWER = 1e-30          # |z|² under which a filter's state is cleared (-300 dB)
+FLUSH_POWER = 1e-30
+ATTACK_MIN_FRACTION = 0.25   # attack compensation never goes below this share of t
+DET_RISE = 2.8               # a level step reaches 63 % (in dB) after ≈ 2.8/(2π·b) in a gammatone
+SPREAD_DB = 1.5             # a band reads at least its neighbours' level minus this
 
 # misc slots
 M_POS, M_W0, M_W1, M_FRESH, M_LEN = 0, 1, 2, 3, 4
 
 
-NFP = 88                     # filters padded to a multiple of 8 (row stride of `fb`)
+PER_BAND = 1                 # must equal drift_bank.PER_BAND (literal: Numba caches globals)
+NFP = 40                     # filter slots, a multiple of 8 >= filters (row stride of `fb`)
 # rows of the per-channel block fb[ch] (each NFP float32 wide); one flat array per
 # channel with compile-time row offsets lets LLVM vectorise the filter loop over k
 R_AR, R_AI, R_K4, R_PR, R_PI = 0, 1, 2, 3, 4
 R_S = 5                      # 8 state rows: stage s real at R_S + 2s, imag at R_S + 2s + 1
 R_PEAK, R_OUT, R_G0, R_DG, ROWS = 13, 14, 15, 16, 17
-LINE_SHIFT = 7               # synthesis delay line row stride 128 >= NFP (a power of two)
+LINE_SHIFT = 6               # synthesis delay line row stride 64 >= NFP (a power of two)
 
 
 class DriftState(NamedTuple):
@@ -94,6 +125,7 @@ class DriftState(NamedTuple):
     level_db: np.ndarray       # [NUM_BANDS] last detected band level (dBFS)
     target_db: np.ndarray      # [NUM_BANDS] scratch: static lift targets
     tilt: np.ndarray           # [NUM_BANDS] 2·log10(f_b/20)/3 − 1
+    det_ms: np.ndarray         # [NUM_BANDS] detection delay of a level rise (ms)
     det: np.ndarray            # int64 [NUM_BANDS] filter index on each band centre
     band_lo: np.ndarray        # int64 [nf] bands whose mean lift drives filter k
     band_hi: np.ndarray        # int64 [nf]
@@ -101,7 +133,7 @@ class DriftState(NamedTuple):
     gain: np.ndarray           # float32 [nf] filter gain at the end of the current segment
     power: np.ndarray          # [nf] scratch: max |z_k|² of the last segment over channels
     fb: np.ndarray             # float32 [ch, ROWS·NFP]: coefficients, state, scratch, gains
-    woff: np.ndarray           # int64 [nf] d_k·2^LINE_SHIFT + k: write-ahead offset in `line`
+    roff: np.ndarray           # int64 [NFP] (d_k + 1)·2^LINE_SHIFT − k: read-behind offset in `line`
     line: np.ndarray           # float32 [ch, L·2^LINE_SHIFT]: ring of rows (one per sample)
     dry: np.ndarray            # float64 [ch, L] dry delay (drift_on crossfade)
     misc: np.ndarray           # float64 [M_LEN]
@@ -117,14 +149,13 @@ def _pow2_at_least(n: int) -> int:
 
 def drift_alloc(samplerate: float, channels: int, max_block: int) -> DriftState:
     sr = float(samplerate)
-    bank = drift_bank.design(sr)
-    D = bank.D
-    assert D == drift_latency(sr)
+    D = drift_latency(sr)
+    bank = drift_bank.design(sr, D=D - 1)     # the kernel adds one sample to every path
     nf = bank.fc.shape[0]
-    assert nf <= NFP
+    assert nf <= NFP and PER_BAND == drift_bank.PER_BAND and NFP <= (1 << LINE_SHIFT)
     assert np.all(np.diff(bank.delay) >= 0)
     k0 = int(np.sum(bank.delay == 0))
-    L = _pow2_at_least(max(int(bank.delay.max()), D) + 1)
+    L = _pow2_at_least(max(int(bank.delay.max()) + 1, D) + 1)
     pos = bank.band_pos
     lo = np.clip(np.floor(pos + 1e-9), 0, NUM_BANDS - 1).astype(np.int64)
     hi = np.clip(np.ceil(pos - 1e-9), 0, NUM_BANDS - 1).astype(np.int64)
@@ -143,9 +174,11 @@ def drift_alloc(samplerate: float, channels: int, max_block: int) -> DriftState:
         lift_db=np.zeros(NUM_BANDS), heat=np.zeros(NUM_BANDS),
         level_db=np.full(NUM_BANDS, -240.0), target_db=np.zeros(NUM_BANDS),
         tilt=2.0 * np.log10(fb_ / 20.0) / 3.0 - 1.0,
+        det_ms=1000.0 * (DET_RISE / (2.0 * np.pi * drift_bank.bandwidth_hz(fb_)) + 1.5 * CONTROL / sr),
         det=det, band_lo=lo, band_hi=hi, delay=bank.delay.astype(np.int64),
         gain=np.ones(nf, np.float32), power=np.zeros(nf), fb=fb,
-        woff=(bank.delay.astype(np.int64) << LINE_SHIFT) + np.arange(nf),
+        roff=((np.r_[bank.delay, np.zeros(NFP - nf)].astype(np.int64) + 1) << LINE_SHIFT)
+        - np.arange(NFP),
         line=np.zeros((channels, L << LINE_SHIFT), np.float32),
         dry=np.zeros((channels, L)),
         misc=np.zeros(M_LEN), cfg=np.array([sr, float(D), float(nf), float(k0)]),
@@ -222,9 +255,24 @@ def drift_control(st, p, samplerate):
     thr = p[PID.drift_threshold]
     max_lift = max(p[PID.drift_max_lift], 0.0)
     for b in range(nb):
-        pk = st.power[st.det[b]]
-        lvl = 10.0 * math.log10(pk) if pk > 1e-24 else -240.0
-        st.level_db[b] = lvl
+        # the band's own filter and the two in-between filters beside it: a sine
+        # anywhere in the band reads within 0.6 dB of its level, at the centre exactly
+        k = st.det[b]
+        pk = st.power[k]
+        if PER_BAND == 2:
+            if k > 0:
+                pk = max(pk, st.power[k - 1])
+            if k + 1 < nf:
+                pk = max(pk, st.power[k + 1])
+        st.level_db[b] = 10.0 * math.log10(pk) if pk > 1e-24 else -240.0
+    prev = -240.0
+    for b in range(nb):
+        # level seen by the gain computer: at least a neighbour's level − SPREAD_DB
+        lvl = st.level_db[b]
+        lvl = max(lvl, prev - SPREAD_DB)
+        if b + 1 < nb:
+            lvl = max(lvl, st.level_db[b + 1] - SPREAD_DB)
+        prev = st.level_db[b]
         t = thr + 4.0 * a * st.tilt[b]
         lift = 0.0
         if lvl < t:
@@ -236,22 +284,19 @@ def drift_control(st, p, samplerate):
                 lift *= u * u * (3.0 - 2.0 * u)
         st.target_db[b] = lift
     # --- spread the smallest lift one band each way, then ballistics and heat
-    a_att = onepole_coeff(p[PID.drift_attack], samplerate, CONTROL)
+    att = p[PID.drift_attack]
     mem = 3.0 * p[PID.drift_memory] * 0.01
     rel = p[PID.drift_release]
     h_up = onepole_coeff(HEAT_UP_S * 1000.0, samplerate, CONTROL)
     h_dn = onepole_coeff(HEAT_DOWN_S * 1000.0, samplerate, CONTROL)
-    prev = st.target_db[0]
     for b in range(nb):
-        cur = st.target_db[b]
-        tgt = min(prev, cur)
-        if b + 1 < nb:
-            tgt = min(tgt, st.target_db[b + 1])
-        prev = cur
+        tgt = st.target_db[b]
         lift = st.lift_db[b]
         h = st.heat[b]
         if tgt < lift:
-            lift += a_att * (tgt - lift)
+            # the band's own detection delay is part of the measured attack
+            lift += onepole_coeff(max(att - st.det_ms[b], ATTACK_MIN_FRACTION * att),
+                                  samplerate, CONTROL) * (tgt - lift)
         else:
             lift += onepole_coeff(rel * (1.0 + mem * h), samplerate, CONTROL) * (tgt - lift)
         if abs(lift) < 1e-9:
@@ -300,7 +345,7 @@ def drift_process(st, p, x, start, count, phase):
     pos0 = int(st.misc[M_POS])
     w0 = st.misc[M_W0]
     w1 = st.misc[M_W1]
-    woff = st.woff
+    roff = st.roff
     lmask = st.line.shape[1] - 1
     inv = np.float32(1.0 / CONTROL)
     for ch in range(nch):
@@ -311,20 +356,15 @@ def drift_process(st, p, x, start, count, phase):
             n = start + i
             xin = x[ch, n]
             pos = pos0 + i
-            _bank_step(v, np.float32(xin))
-            # delayed filters: scatter this sample ahead to row pos + d_k (no reduction
-            # chain here; the read below is one contiguous row)
             base = (pos & mask) << LINE_SHIFT
-            for k in range(k0, nf):
-                line[(base + woff[k]) & lmask] = v[R_OUT * NFP + k]
             t = np.float32(phase + i + 1) * inv
+            # every path is delayed by d_k + 1 >= 1 samples: gather this sample's
+            # synthesis from older rows, then write this sample's outputs as row `pos`
             acc = np.float32(0.0)
-            for k in range(k0):
-                acc += (v[R_G0 * NFP + k] + v[R_DG * NFP + k] * t) * v[R_OUT * NFP + k]
-            acc2 = np.float32(0.0)
-            for k in range(k0, nf):
-                acc2 += (v[R_G0 * NFP + k] + v[R_DG * NFP + k] * t) * line[base + k]
-            wet = np.float64(acc + acc2)
+            for k in range(NFP):
+                acc += (v[R_G0 * NFP + k] + v[R_DG * NFP + k] * t) * line[(base - roff[k]) & lmask]
+            _bank_step(v, np.float32(xin), line, base)
+            wet = np.float64(acc)
             dry[pos & mask] = xin
             if w0 == 1.0 and w1 == 1.0:
                 x[ch, n] = wet
@@ -338,8 +378,9 @@ def drift_process(st, p, x, start, count, phase):
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
-def _bank_step(v, xf):
-    """One sample through every filter of one channel (v = fb[ch]); vectorised over k."""
+def _bank_step(v, xf, line, base):
+    """One sample through every filter of one channel (v = fb[ch]), vectorised over k;
+    the synthesis outputs go to line[base + k]."""
     for k in range(NFP):
         ar = v[R_AR * NFP + k]
         ai = v[R_AI * NFP + k]
@@ -365,4 +406,4 @@ def _bank_step(v, xf):
         e = yr * yr + yi * yi
         pk = v[R_PEAK * NFP + k]
         v[R_PEAK * NFP + k] = e if e > pk else pk
-        v[R_OUT * NFP + k] = v[R_PR * NFP + k] * yr - v[R_PI * NFP + k] * yi
+        line[base + k] = v[R_PR * NFP + k] * yr - v[R_PI * NFP + k] * yi

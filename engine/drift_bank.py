@@ -1,27 +1,24 @@
-"""DRIFT filterbank design (off the audio thread): a Hohmann (2002) gammatone
-analysis/resynthesis bank driven by the 40 ERB control bands.
-
-Structure (V. Hohmann, "Frequency analysis and synthesis using a Gammatone
-filterbank", Acta Acustica 88, 2002):
+"""DRIFT filterbank design (off the audio thread): a gammatone analysis/resynthesis
+bank in the style of Hohmann (2002), driven by the 40 ERB control bands.
 
 * analysis: per filter a 4th-order complex gammatone, a cascade of 4 identical
-  complex one-pole stages  z ← k·in + c·z,  c = λ·e^{iβ},  β = 2π·fc/fs,
-  λ = exp(−2π·1.019·ERB(fc)/fs),  k = 2^{1/4}·(1 − λ)  (so |H(fc)| = 2 and the
-  real part has unity gain at fc; |z| is the Hilbert envelope of the band).
-* synthesis: per filter an integer delay d_k and a phase factor p_k such that
-  every filter's impulse response has its envelope maximum (or, for the slow
-  low filters whose maximum comes later, just its phase) aligned at the common
-  delay D; then y = Σ_k g_k·Re(p_k·z_k[n − d_k]) with gains g_k tuned
-  iteratively so the summed response is flat at every centre frequency.
+  complex one-pole stages  z ← in + c·z,  c = λ·e^{iβ},  β = 2π·fc/fs,
+  λ = exp(−2π·bw·1.019·ERB(fc)/fs), input scaled by k⁴ = 2·(1 − λ)⁴ so
+  |H(fc)| = 2: the real part has unity gain at fc and |z| is the band's
+  Hilbert envelope.
+* synthesis: per filter an integer delay d_k and a phase factor p_k, then
+  y = Σ_k g_k·Re(p_k·z_k[n − d_k]) with real gains g_k.
 
-Filter placement: two filters per control band (filter 2b sits exactly on
-control band b's centre, filter 2b+1 halfway between bands b and b+1 on the
-ERB-number scale, 0.52 ERB apart), plus one extra filter half a band below
-20 Hz and one above 20 kHz (when below Nyquist) so the ends of the range stay
-flat.
+Alignment (see `design`): a filter's group delay at its centre is
+τ_k = 4λ/(1 − λ). The bank's target group delay is a(ω) = (D^4 + τ(ω)^4)^(1/4),
+a soft maximum of the latency D and what the filter can do; d_k = round(a_k − τ_k)
+and the target phase is φ(ω) = −ω·D + ∫_ω^π (a − D) dω', so every filter sits
+on one smooth phase curve (exactly −ω·D wherever a = D) and neighbours add in
+phase. Gains: iterated least squares on a log grid against unit magnitude
+with the current phase (plus a small smoothness penalty).
 
-The measured numbers that drove the choice are in engine/drift.py's docstring
-(`python -m engine.drift_bank` prints them).
+`python -m engine.drift_bank` prints the ripple and impulse peak for the
+choices compared in engine/drift.py's docstring.
 """
 from __future__ import annotations
 
@@ -36,11 +33,15 @@ ORDER = 4
 #: DRIFT's fixed latency (the synthesis delay D), in ms.
 LATENCY_MS = 2.5
 #: Filters per control band (1 or 2; 2 = filters halfway between band centres too).
-PER_BAND = 2
+PER_BAND = 1
 #: Extra filters outside [20 Hz, 20 kHz], half a band spacing apart (per side).
-EXTRA = 1
+EXTRA = 0
 #: Exponent of the soft maximum between D and a filter's own group delay.
 SOFTNESS = 4.0
+#: Filter bandwidth in ERB (1 = the classic 1.019·ERB gammatone).
+BW_FACTOR = 1.4
+#: ... except for the lowest (20 Hz) filter.
+BW_LOWEST = 1.0
 
 _L, _Q = 24.7, 9.264491981582191       # Glasberg & Moore ERB = L + f/Q
 _A_GAMMA = math.pi * math.factorial(2 * ORDER - 2) * 2.0 ** -(2 * ORDER - 2) \
@@ -62,6 +63,11 @@ def band_centres() -> np.ndarray:
     f = erb_number_to_hz(e)
     f[0], f[-1] = F_LO, F_HI
     return f
+
+
+def bandwidth_hz(f):
+    """The gammatone's bandwidth parameter b = 1.019·ERB(f) (Hz)."""
+    return (_L + np.asarray(f, dtype=np.float64) / _Q) / _A_GAMMA
 
 
 def latency_samples(samplerate: float) -> int:
@@ -93,7 +99,16 @@ def filter_positions(samplerate: float, per_band: int = PER_BAND, extra: int = E
     return pos[keep], fc[keep]
 
 
-def analysis_coefs(samplerate: float, fc: np.ndarray, bw_factor: float = 1.0):
+def bw_factors(fc):
+    """Bandwidth factor per filter: BW_FACTOR, narrower for the 20 Hz band (a wide
+    complex filter that low is a poor analytic filter: its envelope would ripple
+    with the image at −fc and read a 20 Hz sine 1.8 dB high; at 1.0, +0.6 dB)."""
+    fc = np.asarray(fc, dtype=np.float64)
+    return np.where(fc < 1.001 * F_LO, BW_LOWEST, BW_FACTOR)
+
+
+def analysis_coefs(samplerate: float, fc: np.ndarray, bw_factor=None):
+    bw_factor = bw_factors(fc) if bw_factor is None else bw_factor
     erb = _L + fc / _Q
     b = bw_factor * erb / _A_GAMMA
     lam = np.exp(-2.0 * np.pi * b / samplerate)
@@ -134,32 +149,34 @@ def synthesis_response(bank: Bank, w, gains=None):
 
 
 def design(samplerate: float, per_band: int = PER_BAND, extra: int = EXTRA,
-           latency_ms: float | None = None, softness: float = SOFTNESS,
+           latency_ms: float | None = None, softness: float = SOFTNESS, D: int | None = None,
            smooth: float = 1e-4, iterations: int = 30) -> Bank:
     """Design the bank for `samplerate` (float64, off the audio thread).
 
-    Alignment: filter k has group delay τ_k = 4λ/(1 − λ) at its centre. It is
-    aligned to a_k = (D^s + τ_k^s)^(1/s) (a soft maximum of D and τ_k): its
-    integer delay is d_k = round(a_k − τ_k) and its phase factor
-    p_k = exp(−i·ω_k·(a_k − d_k)), so near ω_k it acts as a pure delay a_k.
-    High filters (τ_k ≪ D) all line up at D; the slow low filters, which cannot
-    be delayed backwards, keep their own group delay; the soft maximum avoids a
-    phase kink where the two regimes meet (a hard max(D, τ_k) leaves ±0.4 dB
-    ripple around 1–2 kHz). Synthesis gains: real, found by iterated least
-    squares on a log-spaced grid 30 Hz .. min(19.5 kHz, 0.45·fs) against a
-    unit magnitude with the current phase, with a small second-difference
-    penalty so neighbouring gains stay smooth (Hohmann's per-centre iteration
-    diverges into odd/even gain patterns at two filters per ERB)."""
+    Filter k has group delay τ_k = 4λ/(1 − λ) at its centre and is aligned to
+    a_k = (D^s + τ_k^s)^(1/s) (a soft maximum of D and τ_k): integer delay
+    d_k = round(a_k − τ_k), phase factor p_k = exp(i·(φ(ω_k) + ω_k·d_k)) with
+    φ the integrated target phase (see the module docstring). High filters
+    (τ_k ≪ D) line up at D; the slow low filters keep their own group delay.
+    Synthesis gains: real, iterated least squares on a log-spaced grid
+    30 Hz .. min(19.5 kHz, 0.45·fs) against unit magnitude with the current
+    phase, with a small second-difference penalty (Hohmann's per-centre
+    iteration drifts into odd/even gain patterns when filters overlap a lot).
+    `D` overrides the latency in samples (the kernel adds one sample)."""
     sr = float(samplerate)
-    D = latency_samples(sr) if latency_ms is None else int(math.floor(latency_ms * 1e-3 * sr + 0.5))
+    if D is None:
+        D = latency_samples(sr) if latency_ms is None else int(math.floor(latency_ms * 1e-3 * sr + 0.5))
     pos, fc = filter_positions(sr, per_band, extra)
     coef, norm = analysis_coefs(sr, fc)
     lam = np.abs(coef)
     tau = ORDER * lam / (1.0 - lam)
     wc = 2.0 * np.pi * fc / sr
-    a = (float(D) ** softness + tau ** softness) ** (1.0 / softness)
+    a = _soft_max(float(D), tau, softness)
     delay = np.maximum(0, np.round(a - tau)).astype(np.int64)
-    phase = np.exp(-1j * wc * (a - delay))
+    # target phase: group delay a(ω) integrated from the top, so it is exactly −ω·D
+    # wherever a = D and neighbouring filters agree in phase everywhere
+    theta = _target_phase(sr, D, softness, fc)
+    phase = np.exp(1j * (theta + wc * delay))
     nf = fc.shape[0]
     bank = Bank(fc, coef, norm, delay, phase, np.ones(nf), pos, D)
     f = np.geomspace(30.0, min(19500.0, 0.45 * sr), 2000)
@@ -173,6 +190,26 @@ def design(samplerate: float, per_band: int = PER_BAND, extra: int = EXTRA,
         t = np.exp(1j * np.angle(A @ g))
         g = np.linalg.solve(lhs, M.T @ np.concatenate([t.real, t.imag]))
     return bank._replace(gain=g)
+
+
+def _soft_max(D, tau, s):
+    return (D ** s + tau ** s) ** (1.0 / s)
+
+
+def _group_delay(sr, f):
+    lam = np.exp(-2.0 * np.pi * BW_FACTOR * (_L + f / _Q) / _A_GAMMA / sr)
+    return ORDER * lam / (1.0 - lam)
+
+
+def _target_phase(sr, D, softness, fc):
+    """φ(ω_k) = −ω_k·D + ∫_{ω_k}^{π} (a(ω) − D) dω, a(ω) = softmax(D, τ(ω)): −dφ/dω = a."""
+    f = np.linspace(0.0, sr / 2.0, 200001)
+    excess = _soft_max(float(D), _group_delay(sr, f), softness) - D
+    w = 2.0 * np.pi * f / sr
+    cum = np.concatenate([[0.0], np.cumsum(0.5 * (excess[1:] + excess[:-1]) * np.diff(w))])
+    tail = cum[-1] - cum                 # ∫_ω^π excess
+    wk = 2.0 * np.pi * fc / sr
+    return -wk * D + np.interp(wk, w, tail)
 
 
 def _contributions(bank: Bank, w):
@@ -204,10 +241,12 @@ def impulse_peak(bank: Bank, n=None):
 
 if __name__ == "__main__":
     for sr in (44100, 48000, 96000):
-        for pb in (1, 2):
+        for pb, bw in ((1, 1.0), (2, 1.0), (1, BW_FACTOR)):
             for lat in (2.0, 2.5, 3.0):
+                saved, globals()["BW_FACTOR"] = BW_FACTOR, bw
                 b = design(sr, pb, EXTRA, lat)
+                globals()["BW_FACTOR"] = saved
                 lo, hi, f, db = ripple(b, sr)
                 pk, _ = impulse_peak(b)
-                print(f"sr {sr} filters/band {pb} lat {lat} ms (D={b.D})  nf {len(b.fc)}  "
+                print(f"sr {sr} filters/band {pb} bw {bw} lat {lat} ms (D={b.D})  nf {len(b.fc)}  "
                       f"40 Hz..18 kHz: {lo:+.3f} .. {hi:+.3f} dB  impulse peak {pk}")
