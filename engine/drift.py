@@ -106,7 +106,7 @@ DET_RISE = 2.8               # a level step reaches 63 % (in dB) after ≈ 2.8/(
 SPREAD_DB = 1.5             # a band reads at least its neighbours' level minus this
 
 # misc slots
-M_POS, M_W0, M_W1, M_FRESH, M_LEN = 0, 1, 2, 3, 4
+M_POS, M_W0, M_W1, M_FRESH, M_ATT, M_LEN = 0, 1, 2, 3, 4, 5
 
 
 PER_BAND = 1                 # must equal drift_bank.PER_BAND (literal: Numba caches globals)
@@ -131,13 +131,15 @@ class DriftState(NamedTuple):
     band_hi: np.ndarray        # int64 [nf]
     delay: np.ndarray          # int64 [nf] synthesis delay d_k (non-decreasing in k)
     gain: np.ndarray           # float32 [nf] filter gain at the end of the current segment
+    gain_db: np.ndarray        # [nf] the lift sum (dB) `gain` was computed from
+    att_coef: np.ndarray       # [NUM_BANDS] attack coefficient per tick (for misc[M_ATT])
     power: np.ndarray          # [nf] scratch: max |z_k|² of the last segment over channels
     fb: np.ndarray             # float32 [ch, ROWS·NFP]: coefficients, state, scratch, gains
     roff: np.ndarray           # int64 [NFP] (d_k + 1)·2^LINE_SHIFT − k: read-behind offset in `line`
     line: np.ndarray           # float32 [ch, L·2^LINE_SHIFT]: ring of rows (one per sample)
     dry: np.ndarray            # float64 [ch, L] dry delay (drift_on crossfade)
     misc: np.ndarray           # float64 [M_LEN]
-    cfg: np.ndarray            # float64 [4]: samplerate, D, nf, k0 (first delayed filter)
+    cfg: np.ndarray            # float64 [6]: samplerate, D, nf, k0, heat up / down coefficients
 
 
 def _pow2_at_least(n: int) -> int:
@@ -176,12 +178,16 @@ def drift_alloc(samplerate: float, channels: int, max_block: int) -> DriftState:
         tilt=2.0 * np.log10(fb_ / 20.0) / 3.0 - 1.0,
         det_ms=1000.0 * (DET_RISE / (2.0 * np.pi * drift_bank.bandwidth_hz(fb_)) + 1.5 * CONTROL / sr),
         det=det, band_lo=lo, band_hi=hi, delay=bank.delay.astype(np.int64),
-        gain=np.ones(nf, np.float32), power=np.zeros(nf), fb=fb,
+        gain=np.ones(nf, np.float32), gain_db=np.zeros(nf), att_coef=np.zeros(NUM_BANDS),
+        power=np.zeros(nf), fb=fb,
         roff=((np.r_[bank.delay, np.zeros(NFP - nf)].astype(np.int64) + 1) << LINE_SHIFT)
         - np.arange(NFP),
         line=np.zeros((channels, L << LINE_SHIFT), np.float32),
         dry=np.zeros((channels, L)),
-        misc=np.zeros(M_LEN), cfg=np.array([sr, float(D), float(nf), float(k0)]),
+        misc=np.zeros(M_LEN),
+        cfg=np.array([sr, float(D), float(nf), float(k0),
+                      1.0 - math.exp(-CONTROL / (HEAT_UP_S * sr)),
+                      1.0 - math.exp(-CONTROL / (HEAT_DOWN_S * sr))]),
     )
     return st
 
@@ -210,6 +216,8 @@ def drift_reset(st):
             st.fb[ch, R_G0 * NFP + k] = 1.0
             st.fb[ch, R_DG * NFP + k] = 0.0
     st.gain[:] = 1.0
+    st.gain_db[:] = 0.0
+    st.misc[M_ATT] = -1.0
     st.lift_db[:] = 0.0
     st.heat[:] = 0.0
     st.level_db[:] = -240.0
@@ -218,6 +226,14 @@ def drift_reset(st):
     st.misc[M_W0] = 1.0
     st.misc[M_W1] = 1.0
     st.misc[M_FRESH] = 1.0     # the first tick takes drift_on as it is (no fade after reset)
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def _one_minus_exp_neg(x):
+    """1 − e^(−x) for x >= 0; a series for small x (release coefficients every tick)."""
+    if x < 0.03:
+        return x * (1.0 - 0.5 * x * (1.0 - x / 3.0 * (1.0 - 0.25 * x)))
+    return 1.0 - math.exp(-x)
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -285,20 +301,24 @@ def drift_control(st, p, samplerate):
         st.target_db[b] = lift
     # --- spread the smallest lift one band each way, then ballistics and heat
     att = p[PID.drift_attack]
+    if att != st.misc[M_ATT]:
+        # the band's own detection delay is part of the measured attack
+        st.misc[M_ATT] = att
+        for b in range(nb):
+            st.att_coef[b] = onepole_coeff(max(att - st.det_ms[b], ATTACK_MIN_FRACTION * att),
+                                           samplerate, CONTROL)
     mem = 3.0 * p[PID.drift_memory] * 0.01
-    rel = p[PID.drift_release]
-    h_up = onepole_coeff(HEAT_UP_S * 1000.0, samplerate, CONTROL)
-    h_dn = onepole_coeff(HEAT_DOWN_S * 1000.0, samplerate, CONTROL)
+    x_rel = CONTROL * 1000.0 / (p[PID.drift_release] * samplerate)
+    h_up = st.cfg[4]
+    h_dn = st.cfg[5]
     for b in range(nb):
         tgt = st.target_db[b]
         lift = st.lift_db[b]
         h = st.heat[b]
         if tgt < lift:
-            # the band's own detection delay is part of the measured attack
-            lift += onepole_coeff(max(att - st.det_ms[b], ATTACK_MIN_FRACTION * att),
-                                  samplerate, CONTROL) * (tgt - lift)
-        else:
-            lift += onepole_coeff(rel * (1.0 + mem * h), samplerate, CONTROL) * (tgt - lift)
+            lift += st.att_coef[b] * (tgt - lift)
+        elif tgt > lift:
+            lift += _one_minus_exp_neg(x_rel / (1.0 + mem * h)) * (tgt - lift)
         if abs(lift) < 1e-9:
             lift = 0.0
         st.lift_db[b] = lift
@@ -308,12 +328,15 @@ def drift_control(st, p, samplerate):
         if h < 1e-9:
             h = 0.0
         st.heat[b] = h
-    # --- per-filter gains for the next segment
+    # --- per-filter gains for the next segment (exp only where the lift moved)
     c = math.log(10.0) / 40.0
     for k in range(nf):
         ldb = st.lift_db[st.band_lo[k]] + st.lift_db[st.band_hi[k]]
-        g_new = np.float32(math.exp(c * ldb)) if ldb != 0.0 else np.float32(1.0)
         g_old = st.gain[k]
+        g_new = g_old
+        if ldb != st.gain_db[k]:
+            st.gain_db[k] = ldb
+            g_new = np.float32(math.exp(c * ldb)) if ldb != 0.0 else np.float32(1.0)
         st.gain[k] = g_new
         for ch in range(nch):
             fb[ch, R_G0 * NFP + k] = g_old
