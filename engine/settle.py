@@ -50,7 +50,7 @@ SC_HPF_OFF_HZ = 20.0
 (C_ATT, C_REL, C_SMOOTH, C_RMS, C_WIN, C_TLO, C_KLO, C_THI, C_KHI, C_KNEE, C_LINK, C_FB, C_ISRMS,
  C_HPF_ON, C_F0, C_F1, C_MK0, C_MK1, C_AUTO_F, C_XF_STEP, C_FADE_STEP,
  C_LAST_ATT, C_LAST_REL, C_LAST_SMOOTH, C_LAST_RMS, C_LAST_HPF, C_WIN_MS, C_CLEARED,
- C_BUCKET, C_LEN) = range(30)
+ C_BUCKET, C_BUCKET_FB, C_REL_FB, C_LEN) = range(32)
 
 
 class SettleState(NamedTuple):
@@ -207,6 +207,12 @@ def settle_control(st, p, samplerate):
         win_ms = 1.5 * blocks * CONTROL_BLOCK * 1000.0 / samplerate
         c[C_ATT] = onepole_coeff(att, samplerate)
         c[C_REL] = onepole_coeff(rel - win_ms, samplerate)    # the hold already took win_ms
+        # inside the feedback loop the hold must stay well under the attack (overshoot otherwise)
+        blocks_fb = max(1.0, min(blocks, math.floor(0.1 * att * 1e-3 * samplerate
+                                                     / CONTROL_BLOCK)))
+        c[C_BUCKET_FB] = blocks_fb
+        c[C_REL_FB] = onepole_coeff(rel - 1.5 * blocks_fb * CONTROL_BLOCK * 1000.0 / samplerate,
+                                    samplerate)
         c[C_SMOOTH] = onepole_coeff(p[PID.smooth], samplerate)
         c[C_RMS] = onepole_coeff(p[PID.rms_window], samplerate)
         c[C_WIN_MS] = win_ms
@@ -215,11 +221,7 @@ def settle_control(st, p, samplerate):
     c[C_ISRMS] = 1.0 if p[PID.detector] >= 0.5 else 0.0
     c[C_FB] = 1.0 if p[PID.topology] >= 0.5 else 0.0
     # peak hold: at each bucket boundary the running bucket becomes the previous one
-    blocks = c[C_BUCKET]
-    if c[C_FB] != 0.0:
-        # inside the loop the hold must stay well under the attack (overshoot otherwise)
-        blocks = max(1.0, min(blocks, math.floor(0.25 * p[PID.attack] * 1e-3 * samplerate
-                                                  / CONTROL_BLOCK)))
+    blocks = c[C_BUCKET_FB] if c[C_FB] != 0.0 else c[C_BUCKET]
     c[C_WIN] += 1.0
     if c[C_WIN] >= blocks:
         c[C_WIN] = 0.0
@@ -318,9 +320,11 @@ def _compress(x, key, start, count, phase, c, hpf_c, hpf_z, ms, gr, gr2, applied
     fading = w0 < 1.0 or w1 < 1.0
     f0, f1 = c[C_F0], c[C_F1]
     a_att, a_rel, a_sm, a_rms = c[C_ATT], c[C_REL], c[C_SMOOTH], c[C_RMS]
+    fb = c[C_FB] != 0.0
+    if fb:
+        a_rel = c[C_REL_FB]
     t_lo, k_lo, t_hi, k_hi, knee = c[C_TLO], c[C_KLO], c[C_THI], c[C_KHI], c[C_KNEE]
     link = c[C_LINK]
-    fb = c[C_FB] != 0.0
     is_rms = c[C_ISRMS] != 0.0
     hpf_on = c[C_HPF_ON] != 0.0
     mk0, mk1 = c[C_MK0], c[C_MK1]

@@ -1,0 +1,115 @@
+"""GATE against dsp.md: ratio, range, attack, hold, release, key."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine import Engine
+from engine.curve import chain_curve_db
+from test_settle import SR, configure, gain_track_db, peak_db, run, stereo, time_to_cover, tone
+
+GATE = dict(gate_on=1, settle_on=0)
+
+
+@pytest.fixture(scope="module")
+def eng():
+    return Engine(SR, 2, 0, 4096)
+
+
+@pytest.mark.parametrize("ratio,rng_db,level,expect_gr", [
+    (2.0, 40.0, -50.0, 10.0),     # (R − 1)·(T − L)
+    (3.0, 40.0, -45.0, 10.0),
+    (2.0, 20.0, -80.0, 20.0),     # capped at the range
+    (100.0, 30.0, -41.0, 30.0),   # gate: the whole range just under the threshold
+    (4.0, 40.0, -30.0, 0.0),      # above the threshold: untouched
+])
+def test_ratio_and_range(eng, ratio, rng_db, level, expect_gr):
+    configure(eng, gate_threshold=-40, gate_ratio=ratio, gate_range=rng_db, gate_attack=1,
+              gate_release=20, gate_hold=0, **GATE)
+    x = tone(level, 0.4)
+    y = run(eng, stereo(x))
+    s = slice(int(0.3 * SR), int(0.38 * SR))
+    assert abs(peak_db(x[s]) - peak_db(y[s, 0]) - expect_gr) <= 0.25
+    assert abs(eng.meters()["gate_gr_db"] - expect_gr) <= 0.25
+
+
+def test_matches_curve(eng):
+    values = dict(gate_threshold=-40, gate_ratio=2.5, gate_range=30, **GATE)
+    levels = [-70.0, -55.0, -45.0, -41.0, -35.0]
+    expect = chain_curve_db(levels, dict(values, drift_on=0, limiter_on=0))
+    for lv, ex in zip(levels, expect):
+        configure(eng, gate_attack=1, gate_release=20, gate_hold=0, **values)
+        y = run(eng, stereo(tone(lv, 0.4)))
+        assert abs(peak_db(y[int(0.3 * SR): int(0.38 * SR), 0]) - ex) <= 0.25
+
+
+def _step(eng, before_db, after_db, seconds_before, seconds_after, **values):
+    configure(eng, **values)
+    n1 = int(seconds_before * SR)
+    n = n1 + int(seconds_after * SR)
+    env = np.full(n, 10 ** (before_db / 20))
+    env[n1:] = 10 ** (after_db / 20)
+    x = env * np.sin(2 * np.pi * 1000 * np.arange(n) / SR)
+    y = run(eng, stereo(x))
+    with np.errstate(divide="ignore"):
+        idx, g = gain_track_db(x, y[:, 0], floor=0.0)
+    big = (np.abs(x[idx]) > 0.3 * env[idx]) & (idx < n - 2000)
+    return n1, idx[big], g[big]
+
+
+@pytest.mark.parametrize("attack_ms", [2.0, 10.0])
+def test_attack(eng, attack_ms):
+    # −60 -> −45 dBFS, both under T −40 with R 2: GR 20 -> 5 dB
+    n1, idx, g = _step(eng, -60, -45, 0.4, 0.2, gate_threshold=-40, gate_ratio=2, gate_range=60,
+                       gate_attack=attack_ms, gate_release=50, gate_hold=0, **GATE)
+    t = time_to_cover(idx, g, n1, -20.0, -5.0)
+    assert abs(t * 1000 / attack_ms - 1) <= 0.15, t
+
+
+@pytest.mark.parametrize("release_ms", [30.0, 150.0])
+def test_release(eng, release_ms):
+    n1, idx, g = _step(eng, -45, -60, 0.3, 5 * release_ms / 1000 + 0.1, gate_threshold=-40,
+                       gate_ratio=2, gate_range=60, gate_attack=1, gate_release=release_ms,
+                       gate_hold=0, **GATE)
+    t = time_to_cover(idx, g, n1, -5.0, -20.0)
+    assert abs(t * 1000 / release_ms - 1) <= 0.15, t
+
+
+def test_hold(eng):
+    # open (−20) then −70: the gate stays open for the hold, then closes with the release
+    hold_ms = 80.0
+    n1, idx, g = _step(eng, -20, -70, 0.3, 0.4, gate_threshold=-40, gate_ratio=100,
+                       gate_range=40, gate_attack=1, gate_release=20, gate_hold=hold_ms, **GATE)
+    closing = idx[(idx > n1) & (g < -1.0)]
+    t_close = (closing[0] - n1) / SR * 1000
+    assert hold_ms - 3 <= t_close <= hold_ms + 6, t_close
+
+
+def test_external_key_and_hpf():
+    e = Engine(SR, 2, 2, 2048)
+    main = tone(-30, 0.4)
+    # the key is above the threshold: the gate opens although the main signal is below it
+    configure(e, gate_threshold=-20, gate_ratio=100, gate_range=40, sidechain="external", **GATE)
+    key = tone(-6, 0.4, freq=200.0)
+    y = run(e, np.stack([main, main, key, key], 1))
+    s = slice(int(0.3 * SR), int(0.38 * SR))
+    assert abs(peak_db(y[s, 0]) - (-30)) <= 0.1
+    # a 40 Hz key through a 400 Hz sidechain high-pass: too quiet, the gate closes
+    key = tone(-6, 0.4, freq=40.0)
+    configure(e, gate_threshold=-20, gate_ratio=100, gate_range=40, sidechain="external",
+              sc_hpf=400, gate_release=20, **GATE)
+    y = run(e, np.stack([main, main, key, key], 1))
+    assert abs(peak_db(y[s, 0]) - (-70)) <= 0.25
+
+
+def test_gate_off_fades_and_is_transparent(eng):
+    x = tone(-50, 0.6, freq=220.0)
+    configure(eng, gate_threshold=-40, gate_ratio=100, gate_range=40, **GATE)
+    a = eng.process(stereo(x[: SR // 3]).astype(np.float32))
+    eng.set("gate_on", 0)
+    b = eng.process(stereo(x[SR // 3:]).astype(np.float32))
+    y = np.concatenate([a, b])[:, 0].astype(np.float64)
+    # the gain comes back up within the fade, without a step
+    assert np.max(np.abs(np.diff(y))) <= 1.2 * np.max(np.abs(np.diff(x)))
+    lat = eng.latency_samples
+    assert np.array_equal(y[-SR // 8:], np.float32(x)[-SR // 8 - lat: len(x) - lat])
