@@ -375,26 +375,35 @@ def test_block_size_menu_restarts_the_session(qtbot, engine_factory):
 # --- transfer curve ----------------------------------------------------------------------
 
 def test_transfer_curve_is_the_engines(win):
-    from ui.curve import find_curve_function
-    fn = find_curve_function()
-    if fn is None:
-        assert win.curve.curve_fn is None
-        x, y = win.curve.curve_data()
-        assert x.size == 0                       # nothing invented while engine.curve is missing
-        pytest.skip("engine.curve has not landed")
+    curve = pytest.importorskip("engine.curve")
+    assert win.curve.curve_fn is not None
     drag(win.controls["threshold"], dy=-30)
+    drag(win.controls["ratio"], dy=40)
+    win.controls["gate_on"].click()
     win.curve._recompute()
     x, y = win.curve.curve_data()
     values = win.engine.values()
     for xin in (-80.0, -40.0, -20.0, -6.0, 0.0):
         i = int(np.argmin(np.abs(x - xin)))
         assert x[i] == pytest.approx(xin)
-        assert y[i] == pytest.approx(float(fn(values, np.array([xin]))[0]), abs=1e-6)
-    # the live dot sits on the curve at the detector level
-    win.curve.set_detector(-30.0)
+        assert y[i] == pytest.approx(float(curve.chain_curve_db([xin], values)[0]), abs=1e-6)
+    # redrawn on a parameter change
+    before = y.copy()
+    drag(win.controls["makeup"], dy=40)
+    win.curve._recompute()
+    x2, y2 = win.curve.curve_data()
+    assert np.max(np.abs(y2 - before)) > 1.0
+    # the live dot sits on the curve, at the input whose level the detector reads
+    win.engine.set("input_gain", 6.0)
+    win.set_param_display("input_gain", 6.0)
+    win.curve._recompute()
+    x, y = win.curve.curve_data()
+    win.curve.set_detector(-24.0)
     dx, dy = win.curve.dot_position()
-    assert dx == -30.0
-    assert dy == pytest.approx(float(np.interp(-30.0, x, y)), abs=1e-6)
+    pre = curve.chain_curve_db([dx], dict(win.engine.values(), settle_on=0, limiter_on=0,
+                                          mix=100, output_gain=0))[0]
+    assert pre == pytest.approx(-24.0, abs=0.3)
+    assert dy == pytest.approx(float(np.interp(dx, x, y)), abs=1e-6)
 
 
 # --- MIDI hooks ------------------------------------------------------------------------------

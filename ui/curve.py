@@ -10,7 +10,6 @@ invented curve.
 from __future__ import annotations
 
 import importlib
-import inspect
 
 import numpy as np
 import pyqtgraph as pg
@@ -24,42 +23,27 @@ X_MIN, X_MAX = -96.0, 0.0
 Y_MIN, Y_MAX = -96.0, 6.0
 STEP_DB = 0.5
 
-_CANDIDATES = ("chain_curve", "static_curve", "transfer_curve", "whole_chain_curve",
-               "curve", "static_transfer")
+#: Pre-SETTLE settings: the chain up to SETTLE's detector (input gain, GATE, DRIFT).
+PRE_DETECTOR = {"settle_on": 0.0, "limiter_on": 0.0, "mix": 100.0, "output_gain": 0.0,
+                "delta": 0.0, "bypass": 0.0}
 
 
 def find_curve_function():
-    """Return f(values: dict, levels_db: ndarray) -> ndarray (output dBFS), or None.
-
-    Adapts to the engine module's calling convention once, by probing with the
-    defaults; anything that does not give one finite output per input is ignored.
-    """
+    """f(values: dict, levels_db: ndarray) -> output dBFS, from engine/curve.py
+    (chain_curve_db(levels_db, values)); None while that module is missing."""
     try:
         mod = importlib.import_module("engine.curve")
     except Exception:
         return None
-    from engine.params import PARAMS
-    defaults = {p.id: p.default for p in PARAMS}
-    probe = np.array([-60.0, -30.0, -10.0])
-    for name in _CANDIDATES:
-        fn = getattr(mod, name, None)
-        if fn is None or not callable(fn) or inspect.isclass(fn):
-            continue
-        for order in ("values_first", "levels_first"):
-            def call(values, levels, fn=fn, order=order):
-                lv = np.asarray(levels, dtype=float)
-                out = fn(values, lv) if order == "values_first" else fn(lv, values)
-                if isinstance(out, tuple) and len(out) == 2:
-                    out = out[1]
-                return np.asarray(out, dtype=float).reshape(lv.shape)
-            try:
-                y = call(defaults, probe)
-            except Exception:
-                continue
-            if y.shape == probe.shape and np.all(np.isfinite(y)):
-                call.__name__ = f"engine.curve.{name}"
-                return call
-    return None
+    fn = getattr(mod, "chain_curve_db", None)
+    if not callable(fn):
+        return None
+
+    def curve(values, levels):
+        lv = np.asarray(levels, dtype=float)
+        return np.asarray(fn(lv, values), dtype=float).reshape(lv.shape)
+    curve.__name__ = "engine.curve.chain_curve_db"
+    return curve
 
 
 class TransferCurve(pg.PlotWidget):
@@ -88,7 +72,7 @@ class TransferCurve(pg.PlotWidget):
         pi.setTitle(f"<span style='color:{theme.TEXT_DIM};font-size:11px;font-weight:700;"
                     f"letter-spacing:2px'>TRANSFER CURVE</span>"
                     f"<span style='color:{theme.TEXT_FAINT};font-size:10px'>"
-                    f"&nbsp;&nbsp;in → out, dBFS</span>")
+                    f"&nbsp;&nbsp;in → out · dBFS</span>")
         self.unity = pi.plot([X_MIN, X_MAX], [X_MIN, X_MAX],
                              pen=pg.mkPen(theme.TEXT_FAINT, width=1, style=Qt.PenStyle.DashLine))
         self.markers = {}
@@ -120,6 +104,7 @@ class TransferCurve(pg.PlotWidget):
         pi.addItem(self.message)
         self._x = np.arange(X_MIN, X_MAX + STEP_DB / 2, STEP_DB)
         self._y = None
+        self._pre = None
         self._y_version = 0
         self._det_key = None
         self._det_version = -1
@@ -168,6 +153,7 @@ class TransferCurve(pg.PlotWidget):
         values, self._pending = self._pending, None
         try:
             y = np.asarray(self.curve_fn(values, self._x), dtype=float)
+            pre = np.asarray(self.curve_fn(dict(values, **PRE_DETECTOR), self._x), dtype=float)
             self.error = None
         except Exception as e:       # a curve bug must not take the window down
             self.error = f"{type(e).__name__}: {e}"
@@ -175,6 +161,10 @@ class TransferCurve(pg.PlotWidget):
             return
         self.message.setText("")
         self._y = y
+        # SETTLE's detector sees the level after input gain, GATE and DRIFT: map it back
+        # to the chain input through that (monotone) part of the same curve
+        ok_pre = np.isfinite(pre)
+        self._pre = pre if ok_pre.all() and np.all(np.diff(pre) >= -1e-9) else None
         self._y_version += 1
         ok = np.isfinite(y)
         self.curve_item.setData(self._x[ok], np.clip(y[ok], Y_MIN - 24, Y_MAX + 24))
@@ -184,6 +174,14 @@ class TransferCurve(pg.PlotWidget):
         x, y = self.curve_item.getData()
         return (np.asarray(x) if x is not None else np.array([]),
                 np.asarray(y) if y is not None else np.array([]))
+
+    def input_for_detector(self, det_db: float) -> float:
+        """Chain input level whose steady sine gives this detector level."""
+        if self._pre is not None and self._pre[-1] > self._pre[0]:
+            x = float(np.interp(det_db, self._pre, self._x))
+        else:
+            x = det_db
+        return min(max(x, X_MIN), X_MAX)
 
     def output_at(self, x_db: float):
         if self._y is None:
@@ -201,7 +199,7 @@ class TransferCurve(pg.PlotWidget):
             self.dot.setData([], [])
             self.det_line.setVisible(False)
             return
-        x = min(float(det_db), X_MAX)
+        x = self.input_for_detector(float(det_db))
         y = self.output_at(x)
         if y is None:
             self.dot.setData([], [])
