@@ -1,0 +1,197 @@
+"""Output section against dsp.md: ceiling, mix, bypass, delta, robustness,
+block-size independence."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine import Engine
+from engine.curve import chain_curve_db
+from test_settle import SR, configure, peak_db, run, stereo, tone
+
+
+@pytest.fixture(scope="module")
+def eng():
+    return Engine(SR, 2, 0, 4096)
+
+
+def _square(seconds, freq=100.0, amp=1.0):
+    n = int(seconds * SR)
+    return amp * np.sign(np.sin(2 * np.pi * freq * np.arange(n) / SR) + 1e-12)
+
+
+@pytest.mark.parametrize("ceiling", [-0.3, -6.0, -24.0])
+@pytest.mark.parametrize("settle_on", [0, 1])
+def test_ceiling_never_exceeded(eng, ceiling, settle_on):
+    rng = np.random.default_rng(7)
+    clipped_noise = np.clip(rng.standard_normal(SR // 2) * 3.0, -1, 1)
+    bursts = np.concatenate([np.zeros(3000), _square(0.05), np.zeros(500), -_square(0.02)])
+    for x in (_square(0.4), clipped_noise, bursts):
+        configure(eng, limiter_on=1, ceiling=ceiling, input_gain=24, settle_on=settle_on,
+                  makeup=24, drift_on=1)
+        y = eng.process(stereo(x).astype(np.float32))
+        assert np.max(np.abs(y)) <= np.float32(10 ** (ceiling / 20)), (ceiling, np.max(np.abs(y)))
+
+
+def test_limiter_level_and_curve(eng):
+    configure(eng, limiter_on=1, ceiling=-6, settle_on=0)
+    y = run(eng, stereo(tone(0, 0.4)))
+    assert abs(peak_db(y[int(0.3 * SR): int(0.38 * SR), 0]) - (-6)) <= 0.2
+    assert abs(chain_curve_db([0.0], dict(limiter_on=1, ceiling=-6, settle_on=0, drift_on=0))[0]
+               - (-6)) < 1e-9
+
+
+def test_limiter_latency_constant(eng):
+    configure(eng, limiter_on=1)
+    on = eng.latency_samples
+    configure(eng, limiter_on=0)
+    assert eng.latency_samples == on
+
+
+def _aligned_dry(eng, x):
+    lat = eng.latency_samples
+    d = np.zeros_like(x)
+    d[lat:] = x[: len(x) - lat]
+    return d.astype(np.float32)
+
+
+@pytest.mark.parametrize("lookahead", [0.0, 3.0])
+def test_mix_zero_is_delayed_dry_bit_exact(eng, lookahead):
+    rng = np.random.default_rng(2)
+    x = stereo(rng.standard_normal(SR // 4) * 0.3).astype(np.float32)
+    configure(eng, mix=0, threshold=-40, ratio=10, gate_on=1, limiter_on=1, drift_on=1,
+              lookahead=lookahead)
+    y = eng.process(x)
+    assert np.array_equal(y, _aligned_dry(eng, x))
+    configure(eng, mix=0, output_gain=-6, threshold=-40, ratio=10, lookahead=lookahead)
+    y = eng.process(x)
+    ref = (_aligned_dry(eng, x).astype(np.float64) * 10 ** (-6 / 20)).astype(np.float32)
+    assert np.max(np.abs(y - ref)) <= 1e-7
+
+
+def test_bypass_bit_exact_and_click_free(eng):
+    rng = np.random.default_rng(4)
+    x = stereo(rng.standard_normal(SR // 4) * 0.3).astype(np.float32)
+    configure(eng, bypass=1, threshold=-40, ratio=10, gate_on=1, drift_on=1, limiter_on=1,
+              output_gain=6, input_gain=6)
+    assert np.array_equal(eng.process(x), _aligned_dry(eng, x))
+    # engaged while running: the crossfade is over within 10 ms, then bit-exact dry
+    s = tone(-3, 0.6, freq=300.0)
+    configure(eng, threshold=-40, ratio=10, knee=0, output_gain=6)
+    a = eng.process(stereo(s[: SR // 3]).astype(np.float32))
+    eng.set("bypass", 1)
+    b = eng.process(stereo(s[SR // 3:]).astype(np.float32))
+    y = np.concatenate([a, b])[:, 0]
+    d = _aligned_dry(eng, stereo(s))[:, 0]
+    k = SR // 3 + int(0.010 * SR)
+    assert np.array_equal(y[k:], d[k:])
+    assert np.max(np.abs(np.diff(y[SR // 3 - 100: k + 100]))) <= 2.0 * np.max(np.abs(np.diff(s)))
+
+
+def test_delta_is_processed_minus_dry(eng):
+    rng = np.random.default_rng(5)
+    x = stereo(rng.standard_normal(SR // 4) * 0.3).astype(np.float32)
+    configure(eng, threshold=-30, ratio=4)
+    wet = eng.process(x).astype(np.float64)
+    configure(eng, threshold=-30, ratio=4, delta=1)
+    delta = eng.process(x).astype(np.float64)
+    dry = _aligned_dry(eng, x).astype(np.float64)
+    assert np.max(np.abs(delta - (wet - dry))) <= 1e-6
+
+
+def test_latency_change_crossfades_dry(eng):
+    s = tone(-6, 0.5, freq=440.0)
+    configure(eng, mix=50, threshold=0, ratio=1)
+    a = eng.process(stereo(s[: SR // 4]).astype(np.float32))
+    eng.set("lookahead", 6.0)
+    b = eng.process(stereo(s[SR // 4:]).astype(np.float32))
+    y = np.concatenate([a, b])[:, 0].astype(np.float64)
+    assert np.max(np.abs(np.diff(y))) <= 1.2 * np.max(np.abs(np.diff(s)))
+    # afterwards wet and dry are aligned again: mix 50 % of a pass-through is the dry signal
+    d = _aligned_dry(eng, stereo(s))[:, 0].astype(np.float64)
+    assert np.max(np.abs(y[-SR // 10:] - d[-SR // 10:])) <= 1e-6
+
+
+def test_non_finite_input_never_poisons_state(eng):
+    """NaN/Inf samples are taken as silence: the output stays finite, and
+    from the next block on it is bit-identical to a run that saw zeros."""
+    settings = dict(gate_on=1, limiter_on=1, drift_on=1, detector="rms", topology="feedback")
+    n = 4096
+    bad = np.zeros((n, 2), np.float32)
+    bad[::3] = np.nan
+    bad[1::3] = np.inf
+    bad[2::5] = -np.inf
+    good = stereo(tone(-12, 0.2)).astype(np.float32)
+    configure(eng, **settings)
+    eng.process(good)
+    y_bad = eng.process(bad)
+    y = eng.process(good)
+    configure(eng, **settings)
+    eng.process(good)
+    eng.process(np.zeros_like(bad))
+    ref = eng.process(good)
+    assert np.all(np.isfinite(y_bad))
+    assert np.array_equal(y, ref)
+
+
+def test_huge_and_subnormal_input(eng):
+    configure(eng, gate_on=1, limiter_on=1, drift_on=1, ceiling=-1)
+    n = 4096
+    x = np.zeros((n, 2), np.float32)
+    x[::7] = 3e38
+    x[1::7] = -3e38
+    x[4::7] = 1e-40          # float32 subnormal
+    x[5::7] = -1e-44
+    y = eng.process(x)
+    assert np.all(np.isfinite(y)) and np.max(np.abs(y)) <= np.float32(10 ** (-1 / 20))
+    y = eng.process(stereo(tone(-12, 0.2)).astype(np.float32))
+    assert np.all(np.isfinite(y))
+    nz = np.abs(y[y != 0])
+    assert nz.size == 0 or nz.min() >= np.finfo(np.float32).tiny
+
+
+def test_denormal_tail_leaves_no_subnormals(eng):
+    configure(eng, gate_on=0, drift_on=1, limiter_on=1, smooth=50, detector="rms")
+    x = np.concatenate([tone(-6, 0.2), np.zeros(SR // 2)])
+    x[len(x) // 2:] += 1e-39
+    y = eng.process(stereo(x).astype(np.float32))
+    nz = np.abs(y[y != 0])
+    assert nz.size == 0 or nz.min() >= np.finfo(np.float32).tiny
+
+
+@pytest.fixture(scope="module")
+def eng_blocks():
+    return Engine(SR, 2, 0, 4096)
+
+
+def test_block_size_independence(eng_blocks):
+    e = eng_blocks
+    rng = np.random.default_rng(9)
+    n = int(0.25 * SR)
+    x = rng.standard_normal((n, 2)) * np.repeat(rng.uniform(0.01, 1.0, (25, 2)), n // 25, axis=0)
+    x = x.astype(np.float32)
+    settings = dict(gate_on=1, gate_threshold=-30, threshold=-30, ratio=5, threshold2=-10,
+                    ratio2=100, knee=6, lookahead=2.0, limiter_on=1, ceiling=-3,
+                    sc_hpf=80, mix=80, drift_on=1, auto_makeup=1, link=60, smooth=5)
+    outs = []
+    for block in (4096, 512, 64, 7, 1):
+        configure(e, **settings)
+        y = np.empty((n, 2), np.float32)
+        for s in range(0, n, block):
+            y[s: s + block] = e.process(x[s: s + block])
+        outs.append(y)
+    for y in outs[1:]:
+        assert np.array_equal(y, outs[0])
+
+
+def test_process_buffer_matches_engine():
+    from engine import chain
+    e = Engine(SR, 2, 0, 64)
+    configure(e, threshold=-30, ratio=4)
+    rng = np.random.default_rng(11)
+    x = (rng.standard_normal((SR // 10, 2)) * 0.3).astype(np.float32)
+    ref = e.process(x)
+    e.reset()
+    y = np.zeros((2, len(x)))
+    chain.process_buffer(e.state, np.ascontiguousarray(x.T.astype(np.float64)), y, 64)
+    assert np.array_equal(y.T.astype(np.float32), ref)
