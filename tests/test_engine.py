@@ -93,7 +93,7 @@ def test_chain_curve_matches_engine(eng, values):
 
 def test_meters_snapshot(eng):
     configure(eng, threshold=-16, ratio=4, knee=0, gate_on=1, gate_threshold=-10, gate_ratio=2,
-              gate_range=6, gate_release=20)
+              gate_range=6, gate_release=20, release=20)
     run(eng, stereo(tone(-14, 0.3)))
     m = eng.meters()
     assert abs(m["in_peak_db"][0] - (-14)) <= 0.1
