@@ -39,6 +39,7 @@ from .dsp import (FASTMATH, LOG2_10_OVER_20, XFADE_MS, biquad_tdf2, butter_hpf2,
 from .params import PID
 
 CONTROL_BLOCK = 16            # must match engine/chain.py
+SILENCE = -240.0
 PEAK_BUCKET_MS = 6.0          # peak hold bucket: clean peak reading down to 83 Hz
 MAX_LOOKAHEAD_MS = 10.0       # parameters.md
 FADE_MS = 10.0                # settle_on / auto_makeup fades
@@ -50,7 +51,8 @@ SC_HPF_OFF_HZ = 20.0
 (C_ATT, C_REL, C_SMOOTH, C_RMS, C_WIN, C_TLO, C_KLO, C_THI, C_KHI, C_KNEE, C_LINK, C_FB, C_ISRMS,
  C_HPF_ON, C_F0, C_F1, C_MK0, C_MK1, C_AUTO_F, C_XF_STEP, C_FADE_STEP,
  C_LAST_ATT, C_LAST_REL, C_LAST_SMOOTH, C_LAST_RMS, C_LAST_HPF, C_WIN_MS, C_CLEARED,
- C_BUCKET, C_BUCKET_FB, C_REL_FB, C_LEN) = range(32)
+ C_BUCKET, C_BUCKET_FB, C_REL_FB, C_LAST_T, C_LAST_R, C_LAST_T2, C_LAST_R2, C_AUTO_DB,
+ C_LEN) = range(37)
 
 
 class SettleState(NamedTuple):
@@ -185,7 +187,7 @@ def _fade(cur, on, step):
     return max(0.0, cur - step)
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, inline="always")
 def settle_control(st, p, samplerate):
     c = st.coef
     first = c[C_LAST_ATT] < 0.0
@@ -233,20 +235,26 @@ def settle_control(st, p, samplerate):
             butter_hpf2(p[PID.sc_hpf], samplerate, st.hpf_c)
             c[C_LAST_HPF] = p[PID.sc_hpf]
         c[C_HPF_ON] = 1.0
-    else:
+    elif c[C_HPF_ON] != 0.0:
         c[C_HPF_ON] = 0.0
-        st.hpf_z[:] = 0.0
-    t_lo, k_lo, t_hi, k_hi = settle_segments(p[PID.threshold], p[PID.ratio],
-                                             p[PID.threshold2], p[PID.ratio2])
-    c[C_TLO], c[C_KLO], c[C_THI], c[C_KHI], c[C_KNEE] = t_lo, k_lo, t_hi, k_hi, p[PID.knee]
+        for ch in range(st.hpf_z.shape[0]):
+            st.hpf_z[ch, 0] = 0.0
+            st.hpf_z[ch, 1] = 0.0
+    if (p[PID.threshold] != c[C_LAST_T] or p[PID.ratio] != c[C_LAST_R]
+            or p[PID.threshold2] != c[C_LAST_T2] or p[PID.ratio2] != c[C_LAST_R2]
+            or p[PID.knee] != c[C_KNEE] or first):
+        t_lo, k_lo, t_hi, k_hi = settle_segments(p[PID.threshold], p[PID.ratio],
+                                                 p[PID.threshold2], p[PID.ratio2])
+        c[C_TLO], c[C_KLO], c[C_THI], c[C_KHI], c[C_KNEE] = t_lo, k_lo, t_hi, k_hi, p[PID.knee]
+        c[C_LAST_T], c[C_LAST_R] = p[PID.threshold], p[PID.ratio]
+        c[C_LAST_T2], c[C_LAST_R2] = p[PID.threshold2], p[PID.ratio2]
+        c[C_AUTO_DB] = settle_gr_db(AUTO_MAKEUP_REF_DB, t_lo, k_lo, t_hi, k_hi, p[PID.knee])
     c[C_LINK] = p[PID.link] * 0.01
     # on/off and auto makeup fade; makeup ramps linearly in dB across the segment
     c[C_F0] = c[C_F1]
     c[C_F1] = _fade(c[C_F1], p[PID.settle_on], c[C_FADE_STEP])
     c[C_AUTO_F] = _fade(c[C_AUTO_F], p[PID.auto_makeup], c[C_FADE_STEP])
-    mk = p[PID.makeup]
-    if c[C_AUTO_F] > 0.0:
-        mk += c[C_AUTO_F] * settle_gr_db(AUTO_MAKEUP_REF_DB, t_lo, k_lo, t_hi, k_hi, p[PID.knee])
+    mk = p[PID.makeup] + c[C_AUTO_F] * c[C_AUTO_DB]
     c[C_MK0] = mk if first else c[C_MK1]
     c[C_MK1] = mk
     tap_control(st.tap, float(settle_latency(samplerate, p[PID.lookahead])), c[C_XF_STEP])
@@ -263,7 +271,7 @@ def settle_control(st, p, samplerate):
                 st.hpf_z[ch, k] = 0.0
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, inline="always")
 def _delay_only(st, x, start, count, phase):
     """settle_on fully off: the (lookahead-delayed) signal passes untouched."""
     line = st.line
@@ -286,7 +294,7 @@ def _delay_only(st, x, start, count, phase):
     st.line_pos[0] = pos + count
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, inline="always")
 def settle_process(st, p, x, key, start, count, phase):
     """Compress x[:, start:start+count] in place, detecting on key (same rows)."""
     c = st.coef
@@ -308,7 +316,7 @@ def settle_process(st, p, x, key, start, count, phase):
         st.gr_db[ch] = st.applied[ch]
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, inline="always")
 def _compress(x, key, start, count, phase, c, hpf_c, hpf_z, ms, gr, gr2, applied, glin, lvl,
               hold, nclock, line, line_pos, tap, detector_db):
     nch = x.shape[0]
@@ -330,6 +338,12 @@ def _compress(x, key, start, count, phase, c, hpf_c, hpf_z, ms, gr, gr2, applied
     mk0, mk1 = c[C_MK0], c[C_MK1]
     n0 = nclock[0]
     inv_cb = 1.0 / CONTROL_BLOCK
+    if link == 1.0 and not fb and not is_rms and not hpf_on and not fading:
+        _compress_linked_peak(x, key, start, count, phase, c, gr, gr2, applied, hold, line,
+                              pos, d_cur, detector_db)
+        line_pos[0] = pos + count
+        nclock[0] = n0 + count
+        return
     for i in range(count):
         r = (phase + i + 1) * inv_cb
         f = f0 + (f1 - f0) * r
@@ -385,6 +399,74 @@ def _compress(x, key, start, count, phase, c, hpf_c, hpf_z, ms, gr, gr2, applied
             detector_db[ch] = lv
     line_pos[0] = pos + count
     nclock[0] = n0 + count
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def _compress_linked_peak(x, key, start, count, phase, c, gr, gr2, applied, hold, line, pos,
+                          d_cur, detector_db):
+    """The common case (peak, feed-forward, link 100 %, no sidechain filter): every
+    channel gets the same gain, so the detector max, log, gain computer,
+    ballistics and exp run once per sample instead of once per channel."""
+    nch = x.shape[0]
+    mask = line.shape[1] - 1
+    f0, f1 = c[C_F0], c[C_F1]
+    a_att, a_rel, a_sm = c[C_ATT], c[C_REL], c[C_SMOOTH]
+    t_lo, k_lo, t_hi, k_hi, knee = c[C_TLO], c[C_KLO], c[C_THI], c[C_KHI], c[C_KNEE]
+    mk0, mk1 = c[C_MK0], c[C_MK1]
+    g = gr[0]
+    g2 = gr2[0]
+    h0 = 0.0
+    h1 = 0.0
+    for ch in range(nch):
+        h0 = max(h0, hold[ch, 0])
+        h1 = max(h1, hold[ch, 1])
+    inv_cb = 1.0 / CONTROL_BLOCK
+    ap = 0.0
+    last = max(h0, h1)
+    lv = fast_lin_to_db(last)
+    target = settle_gr_db(lv, t_lo, k_lo, t_hi, k_hi, knee)
+    stereo = nch == 2
+    for i in range(count):
+        r = (phase + i + 1) * inv_cb
+        f = f0 + (f1 - f0) * r
+        mk = f * (mk0 + (mk1 - mk0) * r)
+        j = start + i
+        if stereo:
+            # written out: a channel loop of unknown length costs more than the work in it
+            h0 = max(h0, max(abs(key[0, j]), abs(key[1, j])))
+        else:
+            for ch in range(nch):
+                h0 = max(h0, abs(key[ch, j]))
+        held = max(h0, h1)
+        if held != last:
+            # the held peak only moves on a new maximum: log and curve run that rarely
+            last = held
+            lv = fast_lin_to_db(held)
+            target = settle_gr_db(lv, t_lo, k_lo, t_hi, k_hi, knee)
+        g += (a_att if target > g else a_rel) * (target - g)
+        g2 += a_sm * (g - g2)
+        ap = f * g2
+        gain = fast_exp2(LOG2_10_OVER_20 * (mk - ap))
+        wp = pos + i
+        rp = (wp - d_cur) & mask
+        wp &= mask
+        if stereo:
+            line[0, wp] = x[0, j]
+            line[1, wp] = x[1, j]
+            x[0, j] = line[0, rp] * gain
+            x[1, j] = line[1, rp] * gain
+        else:
+            for ch in range(nch):
+                line[ch, wp] = x[ch, j]
+                x[ch, j] = line[ch, rp] * gain
+    for ch in range(nch):
+        # the per-channel state stays coherent for a later switch to partial link
+        hold[ch, 0] = max(hold[ch, 0], h0) if nch == 1 else h0
+        hold[ch, 1] = max(hold[ch, 1], h1)
+        gr[ch] = g
+        gr2[ch] = g2
+        applied[ch] = ap
+        detector_db[ch] = lv
 
 
 @njit(cache=True)
