@@ -18,12 +18,14 @@ LIFT_MAX_DB = 18.0
 
 
 def _app():
-    from PyQt6.QtGui import QGuiApplication
-    if QGuiApplication.instance() is None:
+    # A full QApplication (not QGuiApplication), so a GUI later in the same
+    # process can still use the instance.
+    from PyQt6.QtWidgets import QApplication
+    if QApplication.instance() is None:
         if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
             os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-        _app.ref = QGuiApplication([])
-    return QGuiApplication.instance()
+        _app.ref = QApplication([])
+    return QApplication.instance()
 
 
 def _heat_colour(v: float):
