@@ -547,6 +547,7 @@ class PrivateJackServer:
                     self.proc.wait(5)
                 except (ProcessLookupError, subprocess.TimeoutExpired):
                     pass
+                forget_server_registration(self.proc.pid)
         self.proc = None
         for k, v in self._saved_env.items():
             if v is None:
@@ -554,6 +555,38 @@ class PrivateJackServer:
             else:
                 os.environ[k] = v
         self._saved_env = {}
+
+
+def forget_server_registration(pid: int) -> bool:
+    """Clear the JACK2 shm-registry slot of a server we had to SIGKILL.
+
+    jackd unregisters itself on a clean exit; a killed one leaves its slot, and JACK2
+    only reclaims a dead slot for a server of the *same name*, so after 8 such slots
+    every new server fails with "Too many servers already active". Only the slot
+    whose pid is `pid` (and is no longer alive) is touched."""
+    import mmap
+    import struct
+    path = "/dev/shm/jack-shm-registry"
+    if os.path.exists(f"/proc/{pid}"):
+        return False
+    try:
+        with open(path, "r+b") as f:
+            m = mmap.mmap(f.fileno(), 0)
+            try:
+                if bytes(m[:4]) not in (b"KCAJ", b"JACK"):
+                    return False
+                hdr_len = struct.unpack_from("i", m, 16)[0]
+                entry, first = 264, 24        # sizeof(jack_shm_server_t), header fields
+                for i in range((hdr_len - first) // entry):
+                    off = first + i * entry
+                    if struct.unpack_from("i", m, off)[0] == pid:
+                        m[off:off + entry] = b"\0" * entry
+                        return True
+            finally:
+                m.close()
+    except (OSError, ValueError, struct.error):
+        pass
+    return False
 
 
 def server_running() -> bool:

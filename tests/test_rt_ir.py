@@ -63,7 +63,7 @@ def forbidden_calls(ir: str) -> set[str]:
     return bad
 
 
-LAYOUTS = ((2, 2), (1, 0))   # stereo + sidechain, mono
+LAYOUTS = ((2, 2),)   # stereo + sidechain: every code path of the callbacks
 
 
 def _live_state(channels, sidechain, midi):

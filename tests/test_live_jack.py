@@ -1,0 +1,473 @@
+"""Uplift live on a real JACK server (`jackd -d dummy -r 48000 -p 64`, tests/jackserver.py).
+
+Real clients, real ports: test harness clients (jack-client, Python callbacks:
+they are the measuring instruments, not the product) play into Uplift's inputs
+and record its outputs with JACK frame times, so delays are exact.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import jack
+import numpy as np
+import pytest
+
+from app import jack_host as J
+from app.live import LiveError, LiveSession
+from jackserver import JackServer
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SR, BS = 48000, 64
+
+
+def _xrun_compare():
+    spec = importlib.util.spec_from_file_location("xrun_compare",
+                                                  os.path.join(ROOT, "scripts", "xrun_compare.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+class Harness:
+    """A player client (out_1, out_2) and a recorder client (in_1, in_2, ref_1) whose
+    Python callbacks write/record with absolute JACK frame times."""
+
+    def __init__(self, source):
+        self.source = source            # f(first_frame, nframes) -> (n, 2) float32 or None
+        self.player = jack.Client("t-player", no_start_server=True)
+        self.rec = jack.Client("t-rec", no_start_server=True)
+        self.po = [self.player.outports.register(f"out_{k + 1}") for k in range(2)]
+        self.ri = [self.rec.inports.register(f"in_{k + 1}") for k in range(2)]
+        self.ref = self.rec.inports.register("ref_1")
+        self.blocks = []                # (frame, in_1, in_2, ref_1)
+        self.recording = False
+
+        @self.player.set_process_callback
+        def play(n):
+            L = self.player.last_frame_time
+            x = self.source(L, n)
+            for k in range(2):
+                b = self.po[k].get_array()
+                b[:] = 0.0 if x is None else x[:, k]
+
+        @self.rec.set_process_callback
+        def record(n):
+            if self.recording:
+                self.blocks.append((self.rec.last_frame_time, self.ri[0].get_array().copy(),
+                                    self.ri[1].get_array().copy(), self.ref.get_array().copy()))
+
+        self.player.activate()
+        self.rec.activate()
+
+    def wire(self, client="uplift"):
+        for k in range(2):
+            self.player.connect(f"t-player:out_{k + 1}", f"{client}:in_{k + 1}")
+            self.rec.connect(f"{client}:out_{k + 1}", f"t-rec:in_{k + 1}")
+        self.player.connect("t-player:out_1", "t-rec:ref_1")
+
+    def record(self, seconds):
+        self.blocks.clear()
+        self.recording = True
+        time.sleep(seconds)
+        self.recording = False
+        return self.timeline()
+
+    def timeline(self):
+        """(frames, out_1, out_2, ref_1) over the recorded span; gaps (a harness cycle
+        that missed its deadline) are NaN."""
+        time.sleep(0.05)                 # let a callback that already started finish
+        blocks = sorted(list(self.blocks), key=lambda b: b[0])
+        f0 = blocks[0][0]
+        n = max(L + len(a) for L, a, _, _ in blocks) - f0
+        arr = np.full((4, n), np.nan)
+        arr[0] = np.arange(f0, f0 + n)
+        for L, a, b, r in blocks:
+            i = L - f0
+            arr[1, i:i + len(a)] = a
+            arr[2, i:i + len(a)] = b
+            arr[3, i:i + len(a)] = r
+        return arr
+
+    def close(self):
+        for c in (self.player, self.rec):
+            try:
+                c.deactivate()
+                c.close()
+            except Exception:
+                pass
+
+
+def _impulses(every=2048, offset=10, amp=(0.5, 0.25)):
+    def src(L, n):
+        x = np.zeros((n, 2), np.float32)
+        for i in range(n):
+            if (L + i) % every == offset:
+                x[i] = amp
+        return x
+    return src
+
+
+def _ports(client_name):
+    probe = jack.Client("t-probe", no_start_server=True)
+    try:
+        return {p.name: [c.name for c in probe.get_all_connections(p)]
+                for p in probe.get_ports(f"{client_name}:")}
+    finally:
+        probe.close()
+
+
+def test_ports_gain_and_latency_exact(jack_server):
+    gain_db = -6.0
+    s = LiveSession(backend="jack", no_connect=True, sidechain=True,
+                    engine_values={"mix": 0.0, "output_gain": gain_db, "lookahead": 1.0})
+    s.start()
+    h = None
+    try:
+        ports = _ports("uplift")
+        assert set(ports) == {f"uplift:{p}" for p in ("in_1", "in_2", "sc_1", "sc_2", "out_1",
+                                                      "out_2", "midi_in")}
+        assert all(not c for c in ports.values()), "no_connect=True must leave the ports unwired"
+        lat = s.latency_samples
+        assert lat == s.engine.latency_samples and lat >= 48     # 1 ms lookahead at least
+        assert s.io_latency_samples == lat                       # nothing wired: no I/O buffers
+        h = Harness(_impulses())
+        h.wire()
+        time.sleep(0.3)
+        tl = h.record(0.8)
+        frames, o1, o2, ref = tl
+        hits = np.flatnonzero(ref > 0.4)
+        g = 10 ** (gain_db / 20)
+        checked = 0
+        for i in hits:
+            j = i + lat
+            if j >= len(frames) or np.isnan(o1[j]):
+                continue
+            assert o1[j] == pytest.approx(0.5 * g, rel=1e-6)
+            assert o2[j] == pytest.approx(0.25 * g, rel=1e-6)
+            # nothing else in the neighbourhood: the impulse arrives exactly `lat` later
+            win = slice(max(0, i - 64), min(len(frames), i + lat + 64))
+            nz = [k for k in np.flatnonzero(np.nan_to_num(np.abs(o1[win])) > 1e-7)]
+            assert [k + win.start for k in nz] == [j]
+            checked += 1
+        assert checked >= 5
+        meters = s.meters()
+        assert meters["callbacks"] > 0 and meters["xruns"] >= 0 and 0 <= meters["load"] < 1
+        assert meters["latency_samples"] == lat
+    finally:
+        if h:
+            h.close()
+        s.stop()
+
+
+def test_round_trip_through_one_client_is_latency_plus_one_period(jack_server):
+    """A single client that sends into Uplift and reads Uplift's output closes a loop;
+    JACK breaks it with one period, so the impulse returns engine latency + 1 period later."""
+    s = LiveSession(backend="jack", no_connect=True, engine_values={"mix": 0.0, "lookahead": 0.5})
+    s.start()
+    c = jack.Client("t-loop", no_start_server=True)
+    o = c.outports.register("out")
+    i = c.inports.register("in")
+    st = {"armed": False, "sent": None, "got": None}
+
+    @c.set_process_callback
+    def proc(n):
+        L = c.last_frame_time
+        ob = o.get_array()
+        ob[:] = 0.0
+        if st["armed"] and st["sent"] is None:
+            ob[5] = 1.0
+            st["sent"] = L + 5
+        k = np.flatnonzero(i.get_array() > 0.5)
+        if len(k) and st["got"] is None and st["sent"] is not None:
+            st["got"] = L + int(k[0])
+
+    try:
+        c.activate()
+        c.connect("t-loop:out", "uplift:in_1")
+        c.connect("uplift:out_1", "t-loop:in")
+        time.sleep(0.3)
+        st["armed"] = True
+        deadline = time.monotonic() + 3
+        while st["got"] is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert st["got"] is not None
+        print(f"\nround trip: {st['got'] - st['sent']} samples = engine {s.latency_samples} + "
+              f"one period {BS}")
+        assert st["got"] - st["sent"] == s.latency_samples + BS
+    finally:
+        c.deactivate()
+        c.close()
+        s.stop()
+
+
+def test_default_wiring_and_io_latency(jack_server):
+    """Default: system capture -> in_k, out_k -> system playback; the reported I/O latency
+    adds the port latency ranges: for the dummy backend capture = 1 period, playback =
+    2 periods (JACK2's asynchronous mode), so total = engine + 3 x 64."""
+    s = LiveSession(backend="jack", client_name="uplift-io")
+    s.start()
+    try:
+        ports = _ports("uplift-io")
+        assert ports["uplift-io:in_1"] == ["system:capture_1"]
+        assert ports["uplift-io:in_2"] == ["system:capture_2"]
+        assert ports["uplift-io:out_1"] == ["system:playback_1"]
+        assert ports["uplift-io:out_2"] == ["system:playback_2"]
+        cap = s._client.latency_range("system:capture_1", J.JackCaptureLatency)[1]
+        play = s._client.latency_range("system:playback_1", J.JackPlaybackLatency)[1]
+        assert (cap, play) == (BS, 2 * BS)
+        assert s.io_latency_samples == s.latency_samples + cap + play == s.latency_samples + 3 * BS
+        st = s.stats()
+        assert st["samplerate"] == SR and st["blocksize"] == BS
+    finally:
+        s.stop()
+
+
+def test_parameter_reaches_audio_within_one_block(jack_server):
+    s = LiveSession(backend="jack", no_connect=True, engine_values={"mix": 0.0})
+    s.start()
+    h = Harness(lambda L, n: np.full((n, 2), 0.5, np.float32))
+    try:
+        h.wire()
+        time.sleep(0.4)
+        h.blocks.clear()
+        h.recording = True
+        time.sleep(0.2)
+        t_set = h.rec.frame_time           # JACK's estimate of "now", in frames
+        s.set("output_gain", -20.0)
+        time.sleep(0.5)
+        h.recording = False
+        frames, o1, _, _ = h.timeline()
+        before = frames < t_set - BS
+        assert np.nanmax(np.abs(o1[before] - 0.5)) < 1e-6        # steady before the change
+        changed = frames[np.nan_to_num(np.abs(o1 - 0.5), nan=0.0) > 1e-4]
+        first = int(changed[0])
+        print(f"\nset at frame ~{t_set}, first changed output frame {first} "
+              f"(+{first - t_set} frames)")
+        # the next callback drains the ring; the change lands in its first control segment
+        assert first - t_set <= BS + 16 + BS // 2
+        assert first >= t_set - BS
+        assert o1[~np.isnan(o1)][-1] == pytest.approx(0.05, rel=2e-2)   # glided to -20 dB
+        assert s.get("output_gain") == -20.0
+    finally:
+        h.close()
+        s.stop()
+
+
+def test_midi_in_reaches_read_midi(jack_server):
+    """Raw events on uplift:midi_in come out of read_midi() byte-exact and in order.
+    (The harness is a Python client: if it misses a cycle on a loaded machine, that
+    cycle's events never reach Uplift, so an attempt may be repeated.)"""
+    s = LiveSession(backend="jack", no_connect=True)
+    s.start()
+    c = jack.Client("t-midi", no_start_server=True)
+    mo = c.midi_outports.register("out")
+    msgs = [bytes([0x90, 60, 100]), bytes([0xB0, 7, 99]), bytes([0xF0, 1, 2, 3, 0xF7]),
+            bytes([0x80, 60, 0])]
+    pending = []
+
+    @c.set_process_callback
+    def proc(n):
+        mo.clear_buffer()
+        batch = pending[:2]
+        for k, m in enumerate(batch):
+            mo.write_midi_event(k, m)
+        del pending[:len(batch)]
+
+    try:
+        c.activate()
+        c.connect("t-midi:out", "uplift:midi_in")
+        time.sleep(0.2)
+        for attempt in range(3):
+            s.read_midi()
+            pending.extend(msgs)
+            time.sleep(0.3)
+            got = s.read_midi()
+            if got == msgs:
+                break
+            print(f"\nattempt {attempt}: got {got} (xruns so far {s.stats()['xruns']})")
+        assert got == msgs
+        assert s.read_midi() == []
+    finally:
+        c.deactivate()
+        c.close()
+        s.stop()
+
+
+def test_server_killed_mid_stream_then_restart(jack_server):
+    s = LiveSession(backend="jack", engine_values={"amount": 70.0})
+    s.start()
+    assert s.wait(0.5)
+    s.set("threshold", -30.0)
+    jack_server.kill()
+    t = time.monotonic()
+    while s.running and time.monotonic() - t < 5:
+        time.sleep(0.01)
+    assert not s.running, "the session must notice the server is gone"
+    assert time.monotonic() - t < 2
+    assert "JACK server" in s.error and "\n" not in s.error
+    s.set("ratio", 6.0)                       # still settable while stopped
+    with pytest.raises(LiveError, match="not running"):
+        s.start()                            # no server: one clear line, no hang
+    new = JackServer(name=jack_server.name).start()
+    try:
+        s.start()
+        assert s.wait(0.5)
+        st = s.stats()
+        assert st["callbacks"] > 200 and st["error"] is None
+        assert (s.get("amount"), s.get("threshold"), s.get("ratio")) == (70.0, -30.0, 6.0)
+        assert s.engine.live
+        s.stop()
+        assert not s.engine.live
+    finally:
+        s.stop()
+        new.stop()
+
+
+QUIET_CORES = 0.25      # other processes' CPU below which a window counts as undisturbed
+
+
+def test_native_callback_ignores_busy_python_threads(jack_server):
+    """The reason the callback is native: two Python threads spinning for 20 s cost the
+    native stream nothing (steady state: 0 xruns, every period called back). The same
+    measurement for a Python-callback stream is printed beside it, not asserted.
+
+    This machine class has 2 cores and no realtime scheduling, shared with other
+    engineers' builds: when *other processes* use the CPU (measured from /proc), the
+    dummy driver and the callback thread can be starved however the callback is written.
+    So: 0 xruns is required in an undisturbed window (up to three windows are tried);
+    in a disturbed one the xruns must still stay below 0.5 % of the periods, far below
+    what a GIL-bound callback shows (thousands)."""
+    xc = _xrun_compare()
+    windows = []
+    for seconds in (20.0, 10.0, 10.0):
+        r = xc.measure_native(seconds, warmup=1.0)
+        windows.append(r)
+        print(("\n" if len(windows) == 1 else "") + xc.line(r))
+        assert r["running"]
+        assert abs(r["callbacks"] - r["expected"]) <= 0.03 * r["expected"]
+        assert r["load_avg"] < 0.5
+        if r["others_cores"] < QUIET_CORES or r["xruns"] == 0:
+            break
+    r = windows[-1]
+    if r["others_cores"] < QUIET_CORES:
+        assert r["xruns"] == 0
+    else:
+        print(f"(machine busy: other processes used {r['others_cores']:.2f} cores)")
+        assert r["xruns"] <= 0.005 * r["expected"]
+    p = xc.python_subprocess(8.0, samplerate=SR, blocksize=BS)
+    print(xc.line(p))
+
+
+def _pa_has_jack():
+    from app import pa_host as P
+    sd = P.pa()
+    ok = any("JACK" in a["name"] and a["devices"] for a in sd.query_hostapis())
+    P.release()
+    return ok
+
+
+def test_portaudio_native_callback_through_jack_host_api(jack_server):
+    if not _pa_has_jack():
+        pytest.skip("this libportaudio has no JACK host API")
+    s = LiveSession(backend="portaudio", blocksize=BS, engine_values={"mix": 0.0})
+    s.start()
+    try:
+        assert "JACK" in s._pa.hostapi
+        assert s.samplerate == SR
+        a = s.stats()
+        assert s.wait(1.0)
+        b = s.stats()
+        n = b["callbacks"] - a["callbacks"]
+        assert 0.8 * SR / BS <= n <= 1.2 * SR / BS
+        assert b["xruns"] == 0 and b["load"] > 0
+        assert s.meters()["callbacks"] >= b["callbacks"]
+        assert s.io_latency_samples >= s.latency_samples
+    finally:
+        s.stop()
+    from app import pa_host as P
+    assert P._sd._initialized == 0     # PortAudio released its JACK client before the server goes
+
+
+# --- `uplift run` -------------------------------------------------------------
+
+def _args(**kw):
+    import argparse
+    from app.runcmd import add_run_arguments
+    ap = argparse.ArgumentParser()
+    add_run_arguments(ap)
+    ns = ap.parse_args([])
+    for k, v in kw.items():
+        setattr(ns, k, v)
+    return ns
+
+
+def test_run_headless_jack(jack_server, capsys):
+    from app.runcmd import run
+    rc = run(_args(headless=True, backend="jack", duration=1.5, set=["amount=55"]))
+    out, err = capsys.readouterr()
+    assert rc == 0
+    assert "xruns" in out and "load" in out and "lat" in out
+    assert "Traceback" not in err
+
+
+def test_run_errors_are_one_line(capsys, monkeypatch):
+    from app.runcmd import run
+    monkeypatch.setenv("JACK_DEFAULT_SERVER", "uplift-no-such-server")
+    monkeypatch.setenv("JACK_NO_START_SERVER", "1")
+    assert run(_args(headless=True, backend="jack", duration=1)) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not running" in err
+    assert run(_args(headless=True, backend="jack", set=["amount=999"])) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "amount" in err
+    assert run(_args(headless=True, backend="portaudio", device="no such device")) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("uplift: error:")
+
+
+def _private_servers():
+    r = subprocess.run(["pgrep", "-a", "jackd"], capture_output=True, text=True)
+    return {line for line in r.stdout.splitlines() if " -n uplift-" in line
+            and "uplift-test-" not in line}
+
+
+def test_no_device_demo_then_ctrl_c(tmp_path):
+    """No audio device (this machine): one line saying so, a private dummy jackd, the demo
+    playing through Uplift (input meters move), Ctrl-C stops everything cleanly."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JACK_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    before = _private_servers()
+    p = subprocess.Popen([sys.executable, "-m", "app", "run", "--headless"], cwd=ROOT, env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines = []
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            line = p.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if len(lines) >= 3:
+                break
+        assert len(lines) >= 3, "no meter lines"
+        during = _private_servers() - before
+        assert during, "the private JACK server should be running"
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=20)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0, err
+    assert "Traceback" not in err
+    assert "no audio device" in err.splitlines()[0]
+    levels = [float(l.split()[1].split("/")[0]) for l in lines if l.startswith("in ")]
+    assert max(levels) > -60, lines       # the demo is audible at Uplift's input
+    time.sleep(0.5)
+    assert not (_private_servers() - before) & during, "private server left running"
