@@ -160,7 +160,7 @@ def _fade(cur, on, step):
     return max(0.0, cur - step)
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, inline="always")
 def _control_tick(S):
     """Every CONTROL_BLOCK samples: glide parameters, recompute stage coefficients."""
     c = S.core
@@ -205,7 +205,7 @@ def _ramp(gains, row, phase, i):
     return g0 + (g1 - g0) * ((phase + i + 1) / CONTROL_BLOCK)
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, inline="always")
 def _segment(S, start, count, phase):
     c = S.core
     nch = c.y.shape[0]
@@ -234,7 +234,7 @@ def _segment(S, start, count, phase):
     _output(S, start, count, phase)
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, inline="always")
 def _settle_key(S, start, count, external, nch, nsc):
     """SETTLE's key: DRIFT's output, or the external key delayed by DRIFT's
     latency so it stays aligned with the main path DRIFT delayed. A mono key
@@ -263,7 +263,7 @@ def _settle_key(S, start, count, external, nch, nsc):
                 key[ch, i] = 0.0
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, inline="always")
 def _output(S, start, count, phase):
     """Dry alignment, mix, delta, bypass and output gain.
 
@@ -334,7 +334,7 @@ def process(S, n):
     _publish_meters(S, n)
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, inline="always")
 def _publish_meters(S, n):
     c = S.core
     sr = c.cfg[CFG_SR]

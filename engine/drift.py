@@ -73,14 +73,22 @@ across the next 16 samples.
 
 drift_on = 0 crossfades (10 ms, linear) to the input delayed by the same D,
 so the latency never changes; fully off, the output is that delayed input,
-bit-exact. The bank keeps running while off, so switching back is seamless.
+bit-exact, and the bank stops (it costs nothing while off; lifts, heat and
+levels rest at 0 / 0 / silence). Switching on again clears the bank, runs it
+for D + WARM_MS while the output is still the delayed input (so every filter
+has rung up), then crossfades in over 10 ms: click-free, latency unchanged.
 
-Kernel layout: all per-filter coefficients, state and gains of one channel
-live in one float32 row block fb[ch] with compile-time row offsets (so LLVM
-vectorises the filter loop over k without alias checks); the synthesis delay
-is a time-major ring of rows: each sample writes its filter outputs as one
-row and gathers its output from older rows (every path is one sample longer
-than the bank was designed for, so a sample never reads its own row).
+Kernel layout: both channels share one vector axis of NL = 2·NFP lanes
+(channel 0's filters, then channel 1's; a mono engine leaves the second half
+at rest). All per-lane coefficients, state and gains live in one flat
+float32 block fb with compile-time row offsets (row r, lane k at r·NL + k),
+so LLVM vectorises the lane loop (80 lanes = 5 AVX-512 vectors) without
+run-time alias checks; the filter outputs go to a row of the same block and
+are copied to the synthesis delay line in a separate loop. The delay line is
+a time-major ring of rows: each sample writes its outputs as one row and
+gathers its output from older rows (every path is one sample longer than the
+bank was designed for, so a sample never reads its own row). Ring indices are
+unsigned, so no negative-index wraparound code sits in the loops.
 """
 from __future__ import annotations
 
@@ -91,7 +99,7 @@ import numpy as np
 from numba import njit
 
 from . import drift_bank
-from .dsp import FASTMATH, onepole_coeff
+from .dsp import FASTMATH, LOG2_10_OVER_20, fast_exp2, fast_power_to_db, onepole_coeff
 from .params import PID
 
 NUM_BANDS = drift_bank.NUM_BANDS
@@ -106,17 +114,19 @@ DET_RISE = 2.8               # a level step reaches 63 % (in dB) after ≈ 2.8/(
 SPREAD_DB = 1.5             # a band reads at least its neighbours' level minus this
 
 # misc slots
-M_POS, M_W0, M_W1, M_FRESH, M_ATT, M_LEN = 0, 1, 2, 3, 4, 5
+M_POS, M_W0, M_W1, M_FRESH, M_ATT, M_BANK, M_WARM, M_LEN = 0, 1, 2, 3, 4, 5, 6, 7
+WARM_MS = 5.0                # after drift_on: bank runs D + this before the crossfade starts
 
 
 PER_BAND = 1                 # must equal drift_bank.PER_BAND (literal: Numba caches globals)
-NFP = 40                     # filter slots, a multiple of 8 >= filters (row stride of `fb`)
-# rows of the per-channel block fb[ch] (each NFP float32 wide); one flat array per
-# channel with compile-time row offsets lets LLVM vectorise the filter loop over k
+NFP = 40                     # filter slots per channel, a multiple of 8 >= filters
+NL = 2 * NFP                 # lanes: channel 0's filters, then channel 1's (row stride of `fb`)
+# rows of the flat block fb (each NL float32 wide); one flat array with
+# compile-time row offsets lets LLVM vectorise the lane loop without alias checks
 R_AR, R_AI, R_K4, R_PR, R_PI = 0, 1, 2, 3, 4
 R_S = 5                      # 8 state rows: stage s real at R_S + 2s, imag at R_S + 2s + 1
 R_PEAK, R_OUT, R_G0, R_DG, ROWS = 13, 14, 15, 16, 17
-LINE_SHIFT = 6               # synthesis delay line row stride 64 >= NFP (a power of two)
+LINE_SHIFT = 7               # synthesis delay line row stride 128 >= NL (a power of two)
 
 
 class DriftState(NamedTuple):
@@ -134,9 +144,9 @@ class DriftState(NamedTuple):
     gain_db: np.ndarray        # [nf] the lift sum (dB) `gain` was computed from
     att_coef: np.ndarray       # [NUM_BANDS] attack coefficient per tick (for misc[M_ATT])
     power: np.ndarray          # [nf] scratch: max |z_k|² of the last segment over channels
-    fb: np.ndarray             # float32 [ch, ROWS·NFP]: coefficients, state, scratch, gains
-    roff: np.ndarray           # int64 [NFP] (d_k + 1)·2^LINE_SHIFT − k: read-behind offset in `line`
-    line: np.ndarray           # float32 [ch, L·2^LINE_SHIFT]: ring of rows (one per sample)
+    fb: np.ndarray             # float32 [ROWS·NL]: coefficients, state, scratch, gains (lane-major rows)
+    roff: np.ndarray           # int64 [NL] (d_k + 1)·2^LINE_SHIFT − lane: read-behind offset in `line`
+    line: np.ndarray           # float32 [L·2^LINE_SHIFT]: ring of rows (one per sample, NL lanes)
     dry: np.ndarray            # float64 [ch, L] dry delay (drift_on crossfade)
     misc: np.ndarray           # float64 [M_LEN]
     cfg: np.ndarray            # float64 [6]: samplerate, D, nf, k0, heat up / down coefficients
@@ -154,7 +164,8 @@ def drift_alloc(samplerate: float, channels: int, max_block: int) -> DriftState:
     D = drift_latency(sr)
     bank = drift_bank.design(sr, D=D - 1)     # the kernel adds one sample to every path
     nf = bank.fc.shape[0]
-    assert nf <= NFP and PER_BAND == drift_bank.PER_BAND and NFP <= (1 << LINE_SHIFT)
+    assert nf <= NFP and PER_BAND == drift_bank.PER_BAND and NL <= (1 << LINE_SHIFT)
+    assert channels <= 2
     assert np.all(np.diff(bank.delay) >= 0)
     k0 = int(np.sum(bank.delay == 0))
     L = _pow2_at_least(max(int(bank.delay.max()) + 1, D) + 1)
@@ -165,13 +176,16 @@ def drift_alloc(samplerate: float, channels: int, max_block: int) -> DriftState:
     assert np.allclose(pos[det], np.arange(NUM_BANDS))
     fb_ = drift_bank.band_centres()
     w = bank.gain * bank.phase
-    fb = np.zeros((channels, ROWS * NFP), np.float32)
-    for ch in range(channels):
-        fb[ch, R_AR * NFP:R_AR * NFP + nf] = bank.coef.real
-        fb[ch, R_AI * NFP:R_AI * NFP + nf] = bank.coef.imag
-        fb[ch, R_K4 * NFP:R_K4 * NFP + nf] = bank.norm ** drift_bank.ORDER
-        fb[ch, R_PR * NFP:R_PR * NFP + nf] = w.real
-        fb[ch, R_PI * NFP:R_PI * NFP + nf] = w.imag
+    fb = np.zeros(ROWS * NL, np.float32)
+    for ch in range(2):
+        o = ch * NFP
+        fb[R_AR * NL + o:R_AR * NL + o + nf] = bank.coef.real
+        fb[R_AI * NL + o:R_AI * NL + o + nf] = bank.coef.imag
+        fb[R_K4 * NL + o:R_K4 * NL + o + nf] = bank.norm ** drift_bank.ORDER
+        fb[R_PR * NL + o:R_PR * NL + o + nf] = w.real
+        fb[R_PI * NL + o:R_PI * NL + o + nf] = w.imag
+    d_lane = np.r_[bank.delay, np.zeros(NFP - nf)].astype(np.int64)
+    d_lane = np.r_[d_lane, d_lane]
     st = DriftState(
         lift_db=np.zeros(NUM_BANDS), heat=np.zeros(NUM_BANDS),
         level_db=np.full(NUM_BANDS, -240.0), target_db=np.zeros(NUM_BANDS),
@@ -180,9 +194,8 @@ def drift_alloc(samplerate: float, channels: int, max_block: int) -> DriftState:
         det=det, band_lo=lo, band_hi=hi, delay=bank.delay.astype(np.int64),
         gain=np.ones(nf, np.float32), gain_db=np.zeros(nf), att_coef=np.zeros(NUM_BANDS),
         power=np.zeros(nf), fb=fb,
-        roff=((np.r_[bank.delay, np.zeros(NFP - nf)].astype(np.int64) + 1) << LINE_SHIFT)
-        - np.arange(NFP),
-        line=np.zeros((channels, L << LINE_SHIFT), np.float32),
+        roff=((d_lane + 1) << LINE_SHIFT) - np.arange(NL),
+        line=np.zeros(L << LINE_SHIFT, np.float32),
         dry=np.zeros((channels, L)),
         misc=np.zeros(M_LEN),
         cfg=np.array([sr, float(D), float(nf), float(k0),
@@ -199,32 +212,43 @@ def drift_latency(samplerate):
 
 
 @njit(cache=True)
-def _clear_signal(st):
-    for ch in range(st.fb.shape[0]):
-        for r in range(R_S, R_OUT + 1):
-            for k in range(NFP):
-                st.fb[ch, r * NFP + k] = 0.0
+def _clear_bank(st):
+    """Filter state, peaks and the synthesis line (not the dry delay)."""
+    for i in range(R_S * NL, (R_OUT + 1) * NL):
+        st.fb[i] = 0.0
     st.line[:] = 0.0
+
+
+@njit(cache=True)
+def _clear_signal(st):
+    _clear_bank(st)
     st.dry[:] = 0.0
+
+
+@njit(cache=True)
+def _rest_gains(st):
+    """Lifts, heat, levels and filter gains as after reset (0 dB everywhere)."""
+    for k in range(NL):
+        st.fb[R_G0 * NL + k] = 1.0
+        st.fb[R_DG * NL + k] = 0.0
+    st.gain[:] = 1.0
+    st.gain_db[:] = 0.0
+    st.lift_db[:] = 0.0
+    st.heat[:] = 0.0
+    st.level_db[:] = -240.0
+    st.target_db[:] = 0.0
 
 
 @njit(cache=True)
 def drift_reset(st):
     _clear_signal(st)
-    for ch in range(st.fb.shape[0]):
-        for k in range(NFP):
-            st.fb[ch, R_G0 * NFP + k] = 1.0
-            st.fb[ch, R_DG * NFP + k] = 0.0
-    st.gain[:] = 1.0
-    st.gain_db[:] = 0.0
+    _rest_gains(st)
     st.misc[M_ATT] = -1.0
-    st.lift_db[:] = 0.0
-    st.heat[:] = 0.0
-    st.level_db[:] = -240.0
-    st.target_db[:] = 0.0
     st.misc[M_POS] = 0.0
     st.misc[M_W0] = 1.0
     st.misc[M_W1] = 1.0
+    st.misc[M_BANK] = 1.0
+    st.misc[M_WARM] = 0.0
     st.misc[M_FRESH] = 1.0     # the first tick takes drift_on as it is (no fade after reset)
 
 
@@ -236,12 +260,47 @@ def _one_minus_exp_neg(x):
     return 1.0 - math.exp(-x)
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, inline="always")
 def drift_control(st, p, samplerate):
-    """Every 16 samples: band levels -> static lifts -> ballistics, heat, filter gains."""
+    """Every 16 samples: the drift_on crossfade and the bank's run state; while the
+    bank runs, band levels -> static lifts -> ballistics, heat, filter gains."""
+    misc = st.misc
+    # --- drift_on: crossfade weight (start and end of the next segment), bank run state
+    w = misc[M_W1]
+    misc[M_W0] = w
+    on = p[PID.drift_on] >= 0.5
+    step = CONTROL * 1000.0 / (ONOFF_MS * samplerate)
+    if misc[M_FRESH] != 0.0:
+        # first tick after reset: take drift_on as it is (no fade); the state is clear
+        misc[M_FRESH] = 0.0
+        w = 1.0 if on else 0.0
+        misc[M_W0] = w
+        misc[M_WARM] = 0.0
+        misc[M_BANK] = 1.0 if on else 0.0
+    elif on:
+        if misc[M_BANK] == 0.0:
+            # start from a clear bank and let it ring up while the output is still the
+            # delayed input; the crossfade starts once every path carries signal
+            _clear_bank(st)
+            misc[M_BANK] = 1.0
+            misc[M_WARM] = math.ceil((st.cfg[1] + WARM_MS * 1e-3 * samplerate) / CONTROL)
+        elif misc[M_WARM] > 0.0:
+            misc[M_WARM] -= 1.0
+        else:
+            w = min(1.0, w + step)
+    else:
+        misc[M_WARM] = 0.0
+        w = max(0.0, w - step)
+        if w == 0.0 and misc[M_W0] == 0.0 and misc[M_BANK] != 0.0:
+            # fully off: the bank stops and DRIFT rests at 0 dB
+            misc[M_BANK] = 0.0
+            _rest_gains(st)
+    misc[M_W1] = w
+    if misc[M_BANK] == 0.0:
+        return
     nb = NUM_BANDS
     nf = int(st.cfg[2])
-    nch = st.fb.shape[0]
+    nch = st.dry.shape[0]
     fb = st.fb
     # --- band power: max over channels (stereo link); non-finite guard (rule 8);
     # denormal-free state: a filter whose output stayed under -300 dB is cleared
@@ -249,17 +308,18 @@ def drift_control(st, p, samplerate):
     for k in range(nf):
         pk = 0.0
         for ch in range(nch):
-            v = np.float64(fb[ch, R_PEAK * NFP + k])
-            sv = np.float64(fb[ch, (R_S + 6) * NFP + k]) + np.float64(fb[ch, (R_S + 7) * NFP + k])
+            j = ch * NFP + k
+            v = np.float64(fb[R_PEAK * NL + j])
+            sv = np.float64(fb[(R_S + 6) * NL + j]) + np.float64(fb[(R_S + 7) * NL + j])
             if not (math.isfinite(v) and math.isfinite(sv)):
                 bad = True
             elif v > pk:
                 pk = v
-            fb[ch, R_PEAK * NFP + k] = 0.0
+            fb[R_PEAK * NL + j] = 0.0
         if pk < FLUSH_POWER:
             for ch in range(nch):
                 for r in range(R_S, R_S + 8):
-                    fb[ch, r * NFP + k] = 0.0
+                    fb[r * NL + ch * NFP + k] = 0.0
         st.power[k] = pk
     if bad:
         _clear_signal(st)
@@ -280,7 +340,7 @@ def drift_control(st, p, samplerate):
                 pk = max(pk, st.power[k - 1])
             if k + 1 < nf:
                 pk = max(pk, st.power[k + 1])
-        st.level_db[b] = 10.0 * math.log10(pk) if pk > 1e-24 else -240.0
+        st.level_db[b] = fast_power_to_db(pk)
     prev = -240.0
     for b in range(nb):
         # level seen by the gain computer: at least a neighbour's level − SPREAD_DB
@@ -329,104 +389,108 @@ def drift_control(st, p, samplerate):
             h = 0.0
         st.heat[b] = h
     # --- per-filter gains for the next segment (exp only where the lift moved)
-    c = math.log(10.0) / 40.0
+    c = LOG2_10_OVER_20 * 0.5          # mean of two lifts in dB -> log2 of the gain
     for k in range(nf):
         ldb = st.lift_db[st.band_lo[k]] + st.lift_db[st.band_hi[k]]
         g_old = st.gain[k]
         g_new = g_old
         if ldb != st.gain_db[k]:
             st.gain_db[k] = ldb
-            g_new = np.float32(math.exp(c * ldb)) if ldb != 0.0 else np.float32(1.0)
+            g_new = np.float32(fast_exp2(c * ldb)) if ldb != 0.0 else np.float32(1.0)
         st.gain[k] = g_new
         for ch in range(nch):
-            fb[ch, R_G0 * NFP + k] = g_old
-            fb[ch, R_DG * NFP + k] = g_new - g_old
-    # --- drift_on crossfade weight
-    w = st.misc[M_W1]
-    st.misc[M_W0] = w
-    target = 1.0 if p[PID.drift_on] >= 0.5 else 0.0
-    step = CONTROL * 1000.0 / (ONOFF_MS * samplerate)
-    if st.misc[M_FRESH] != 0.0:
-        st.misc[M_FRESH] = 0.0
-        w = target
-        st.misc[M_W0] = w
-    elif w < target:
-        w = min(target, w + step)
-    elif w > target:
-        w = max(target, w - step)
-    st.misc[M_W1] = w
+            fb[R_G0 * NL + ch * NFP + k] = g_old
+            fb[R_DG * NL + ch * NFP + k] = g_new - g_old
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, inline="always")
 def drift_process(st, p, x, start, count, phase):
     """In place on x[ch, start:start+count]; the segment lies inside one control period."""
-    nch = st.fb.shape[0]
-    nf = int(st.cfg[2])
-    k0 = int(st.cfg[3])
+    nch = x.shape[0]
     mask = st.dry.shape[1] - 1
     D = int(st.cfg[1])
     pos0 = int(st.misc[M_POS])
+    dry = st.dry
+    st.misc[M_POS] = float((pos0 + count) & mask)
+    if st.misc[M_BANK] == 0.0:
+        # off: the input delayed by D, bit-exact, and no filterbank work
+        for ch in range(nch):
+            for i in range(count):
+                pos = pos0 + i
+                dry[ch, np.uint64(pos & mask)] = x[ch, start + i]
+                x[ch, start + i] = dry[ch, np.uint64((pos - D) & mask)]
+        return
     w0 = st.misc[M_W0]
     w1 = st.misc[M_W1]
+    full = w0 == 1.0 and w1 == 1.0
+    v = st.fb
+    line = st.line
     roff = st.roff
-    lmask = st.line.shape[1] - 1
+    lmask = line.shape[0] - 1
     inv = np.float32(1.0 / CONTROL)
-    for ch in range(nch):
-        v = st.fb[ch]
-        line = st.line[ch]
-        dry = st.dry[ch]
-        for i in range(count):
-            n = start + i
+    for i in range(count):
+        n = start + i
+        pos = pos0 + i
+        base = (pos & mask) << LINE_SHIFT
+        t = np.float32(phase + i + 1) * inv
+        # every path is delayed by d_k + 1 >= 1 samples: gather this sample's
+        # synthesis from older rows, then write this sample's outputs as row `pos`
+        acc0 = np.float32(0.0)
+        for k in range(NFP):
+            acc0 += (v[R_G0 * NL + k] + v[R_DG * NL + k] * t) * \
+                line[np.uint64((base - roff[k]) & lmask)]
+        acc1 = np.float32(0.0)
+        if nch > 1:
+            for k in range(NFP, NL):
+                acc1 += (v[R_G0 * NL + k] + v[R_DG * NL + k] * t) * \
+                    line[np.uint64((base - roff[k]) & lmask)]
+        x0 = np.float32(x[0, n])
+        x1 = np.float32(x[1, n]) if nch > 1 else np.float32(0.0)
+        _bank_step(v, x0, x1)
+        for k in range(NL):
+            line[np.uint64(base + k)] = v[R_OUT * NL + k]
+        for ch in range(nch):
             xin = x[ch, n]
-            pos = pos0 + i
-            base = (pos & mask) << LINE_SHIFT
-            t = np.float32(phase + i + 1) * inv
-            # every path is delayed by d_k + 1 >= 1 samples: gather this sample's
-            # synthesis from older rows, then write this sample's outputs as row `pos`
-            acc = np.float32(0.0)
-            for k in range(NFP):
-                acc += (v[R_G0 * NFP + k] + v[R_DG * NFP + k] * t) * line[(base - roff[k]) & lmask]
-            _bank_step(v, np.float32(xin), line, base)
-            wet = np.float64(acc)
-            dry[pos & mask] = xin
-            if w0 == 1.0 and w1 == 1.0:
+            wet = np.float64(acc0) if ch == 0 else np.float64(acc1)
+            dry[ch, np.uint64(pos & mask)] = xin
+            if full:
                 x[ch, n] = wet
             else:
-                dly = dry[(pos - D) & mask]
+                dly = dry[ch, np.uint64((pos - D) & mask)]
                 w = w1
                 if w1 != w0:
                     w = w0 + (w1 - w0) * ((phase + i + 1) / CONTROL)
                 x[ch, n] = dly + w * (wet - dly)
-    st.misc[M_POS] = float((pos0 + count) & mask)
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
-def _bank_step(v, xf, line, base):
-    """One sample through every filter of one channel (v = fb[ch]), vectorised over k;
-    the synthesis outputs go to line[base + k]."""
-    for k in range(NFP):
-        ar = v[R_AR * NFP + k]
-        ai = v[R_AI * NFP + k]
-        yr = v[R_K4 * NFP + k] * xf + ar * v[(R_S + 0) * NFP + k] - ai * v[(R_S + 1) * NFP + k]
-        yi = ar * v[(R_S + 1) * NFP + k] + ai * v[(R_S + 0) * NFP + k]
-        v[(R_S + 0) * NFP + k] = yr
-        v[(R_S + 1) * NFP + k] = yi
-        ur = yr + ar * v[(R_S + 2) * NFP + k] - ai * v[(R_S + 3) * NFP + k]
-        yi = yi + ar * v[(R_S + 3) * NFP + k] + ai * v[(R_S + 2) * NFP + k]
+def _bank_step(v, x0, x1):
+    """One sample through every filter of both channels (lanes < NFP take x0, the
+    rest x1), vectorised over the lanes; the synthesis outputs go to row R_OUT."""
+    for k in range(NL):
+        xf = x0 if k < NFP else x1
+        ar = v[R_AR * NL + k]
+        ai = v[R_AI * NL + k]
+        yr = v[R_K4 * NL + k] * xf + ar * v[(R_S + 0) * NL + k] - ai * v[(R_S + 1) * NL + k]
+        yi = ar * v[(R_S + 1) * NL + k] + ai * v[(R_S + 0) * NL + k]
+        v[(R_S + 0) * NL + k] = yr
+        v[(R_S + 1) * NL + k] = yi
+        ur = yr + ar * v[(R_S + 2) * NL + k] - ai * v[(R_S + 3) * NL + k]
+        yi = yi + ar * v[(R_S + 3) * NL + k] + ai * v[(R_S + 2) * NL + k]
         yr = ur
-        v[(R_S + 2) * NFP + k] = yr
-        v[(R_S + 3) * NFP + k] = yi
-        ur = yr + ar * v[(R_S + 4) * NFP + k] - ai * v[(R_S + 5) * NFP + k]
-        yi = yi + ar * v[(R_S + 5) * NFP + k] + ai * v[(R_S + 4) * NFP + k]
+        v[(R_S + 2) * NL + k] = yr
+        v[(R_S + 3) * NL + k] = yi
+        ur = yr + ar * v[(R_S + 4) * NL + k] - ai * v[(R_S + 5) * NL + k]
+        yi = yi + ar * v[(R_S + 5) * NL + k] + ai * v[(R_S + 4) * NL + k]
         yr = ur
-        v[(R_S + 4) * NFP + k] = yr
-        v[(R_S + 5) * NFP + k] = yi
-        ur = yr + ar * v[(R_S + 6) * NFP + k] - ai * v[(R_S + 7) * NFP + k]
-        yi = yi + ar * v[(R_S + 7) * NFP + k] + ai * v[(R_S + 6) * NFP + k]
+        v[(R_S + 4) * NL + k] = yr
+        v[(R_S + 5) * NL + k] = yi
+        ur = yr + ar * v[(R_S + 6) * NL + k] - ai * v[(R_S + 7) * NL + k]
+        yi = yi + ar * v[(R_S + 7) * NL + k] + ai * v[(R_S + 6) * NL + k]
         yr = ur
-        v[(R_S + 6) * NFP + k] = yr
-        v[(R_S + 7) * NFP + k] = yi
+        v[(R_S + 6) * NL + k] = yr
+        v[(R_S + 7) * NL + k] = yi
         e = yr * yr + yi * yi
-        pk = v[R_PEAK * NFP + k]
-        v[R_PEAK * NFP + k] = e if e > pk else pk
-        line[base + k] = v[R_PR * NFP + k] * yr - v[R_PI * NFP + k] * yi
+        pk = v[R_PEAK * NL + k]
+        v[R_PEAK * NL + k] = e if e > pk else pk
+        v[R_OUT * NL + k] = v[R_PR * NL + k] * yr - v[R_PI * NL + k] * yi

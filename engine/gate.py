@@ -81,7 +81,7 @@ def gate_reset(st):
     st.gr_db[:] = 0.0
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, inline="always")
 def gate_control(st, p, samplerate):
     c = st.coef
     if c[C_LAST_ATT] < 0.0:
@@ -124,7 +124,7 @@ def gate_control(st, p, samplerate):
                 st.hpf_z[ch, k] = 0.0
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, inline="always")
 def gate_process(st, p, x, key, start, count, phase):
     """Expand x[:, start:start+count] in place, detecting on key."""
     c = st.coef

@@ -78,7 +78,7 @@ def limiter_reset(st):
     st.gr_db[:] = 0.0
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, inline="always")
 def limiter_control(st, p, samplerate):
     c = st.coef
     if c[C_INIT] == 0.0:
@@ -104,7 +104,7 @@ def limiter_control(st, p, samplerate):
     st.sums[0] = s
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, inline="always")
 def limiter_process(st, p, x, start, count, phase):
     """Limit x[:, start:start+count] in place (delayed by limiter_latency)."""
     c = st.coef
