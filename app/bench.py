@@ -8,7 +8,12 @@ per-call cost is printed separately. Each figure is the best of several runs
 from __future__ import annotations
 
 import argparse
+import os
 import time
+
+# OpenBLAS worker threads (started by the DRIFT bank design's least squares) spin
+# for a while after use and compete with the measured thread on a 2-core machine.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
 

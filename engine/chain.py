@@ -315,7 +315,7 @@ def _output(S, start, count, phase):
     c.dry_pos[0] = pos + count
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, _nrt=False)
 def process(S, n):
     """Process S.core.x[:, :n] into S.core.y[:, :n] (n <= max_block)."""
     c = S.core
@@ -375,7 +375,7 @@ def _publish_meters(S, n):
     seqlock_write_end(c.meter_seq)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, _nrt=False)
 def process_buffer(S, x, y, block):
     """Run the chain over a whole planar buffer x[ch + sc, frames] into
     y[ch, frames] in blocks of `block` frames (<= max_block), with FTZ/DAZ set

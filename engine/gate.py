@@ -166,9 +166,20 @@ def gate_process(st, p, x, key, start, count, phase):
         st.gr_db[ch] = applied
 
 
+@njit(cache=True, inline="always")
+def _max(a):
+    """a.max() for a non-empty 1-D array, without NumPy's reduction machinery
+    (which needs NRT; the chain kernel compiles without it)."""
+    m = a[0]
+    for i in range(1, a.shape[0]):
+        if a[i] > m:
+            m = a[i]
+    return m
+
+
 @njit(cache=True)
 def gate_meter_gr_db(st):
-    return st.gr_db.max()
+    return _max(st.gr_db)
 
 
 @njit(cache=True, inline="always")

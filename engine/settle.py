@@ -469,11 +469,22 @@ def _compress_linked_peak(x, key, start, count, phase, c, gr, gr2, applied, hold
         detector_db[ch] = lv
 
 
+@njit(cache=True, inline="always")
+def _max(a):
+    """a.max() for a non-empty 1-D array, without NumPy's reduction machinery
+    (which needs NRT; the chain kernel compiles without it)."""
+    m = a[0]
+    for i in range(1, a.shape[0]):
+        if a[i] > m:
+            m = a[i]
+    return m
+
+
 @njit(cache=True)
 def settle_meter_gr_db(st):
-    return st.gr_db.max()
+    return _max(st.gr_db)
 
 
 @njit(cache=True)
 def settle_meter_detector_db(st):
-    return st.detector_db.max()
+    return _max(st.detector_db)
