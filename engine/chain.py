@@ -22,8 +22,8 @@ import numpy as np
 from numba import njit
 
 from . import meters as M
-from .dsp import (FASTMATH, XFADE_MS, db_to_lin, lin_to_db, onepole_coeff, pow2_at_least,
-                  power_to_db, tap_control, tap_reset)
+from .dsp import (FASTMATH, XFADE_MS, db_to_lin, fast_exp2, fast_lin_to_db, fast_power_to_db,
+                  onepole_coeff, pow2_at_least, tap_control, tap_reset)
 from .drift import DriftState, drift_alloc, drift_control, drift_latency, drift_process, drift_reset
 from .gate import (GateState, gate_active, gate_alloc, gate_control, gate_meter_gr_db,
                    gate_process, gate_reset)
@@ -44,7 +44,7 @@ OUT_FADE_MS = 5.0         # bypass and delta crossfades (dsp.md: within 10 ms)
 INPUT_LIMIT = 1.0e4       # as engine/native.py: larger magnitudes are bounded, not trusted
 
 # cfg vector
-CFG_SR, CFG_CH, CFG_SC, CFG_MAXBLOCK, CFG_LEN = 0, 1, 2, 3, 4
+CFG_SR, CFG_CH, CFG_SC, CFG_MAXBLOCK, CFG_GLIDE, CFG_METER_A, CFG_LEN = 0, 1, 2, 3, 4, 5, 6
 # counters
 CNT_PHASE, CNT_SAMPLES, CNT_BLOCKS, CNT_LATENCY, CNT_LEN = 0, 1, 2, 3, 4
 
@@ -82,8 +82,8 @@ class EngineState(NamedTuple):
     limiter: LimiterState
 
 
-# gains rows
-G_IN, G_OUT = 0, 1
+# gains rows; row G_DB holds the dB values (in, out) the end gains were computed from
+G_IN, G_OUT, G_DB = 0, 1, 2
 # fades
 F_BYPASS0, F_BYPASS1, F_DELTA0, F_DELTA1 = 0, 1, 2, 3
 
@@ -149,6 +149,10 @@ def reset(S):
     sr = c.cfg[CFG_SR]
     c.gains[G_IN, 1] = db_to_lin(c.p_cur[PID.input_gain])
     c.gains[G_OUT, 1] = db_to_lin(c.p_cur[PID.output_gain])
+    c.gains[G_DB, 0] = c.p_cur[PID.input_gain]
+    c.gains[G_DB, 1] = c.p_cur[PID.output_gain]
+    c.cfg[CFG_GLIDE] = onepole_coeff(PARAM_GLIDE_MS, sr, CONTROL_BLOCK)
+    c.cfg[CFG_METER_A] = onepole_coeff(METER_RMS_MS, sr, 1.0)
     c.counters[CNT_LATENCY] = total_latency(sr, c.p_cur[PID.lookahead])
     tap_reset(c.dry_tap, float(c.counters[CNT_LATENCY]))
 
@@ -165,7 +169,7 @@ def _control_tick(S):
     """Every CONTROL_BLOCK samples: glide parameters, recompute stage coefficients."""
     c = S.core
     sr = c.cfg[CFG_SR]
-    a = onepole_coeff(PARAM_GLIDE_MS, sr, CONTROL_BLOCK)
+    a = c.cfg[CFG_GLIDE]
     p, t = c.p_cur, c.p_target
     for i in range(p.shape[0]):
         if c.smooth_mask[i] == 0.0:
@@ -178,8 +182,13 @@ def _control_tick(S):
                 p[i] += a * d
     for g in range(2):
         c.gains[g, 0] = c.gains[g, 1]
-    c.gains[G_IN, 1] = db_to_lin(p[PID.input_gain])
-    c.gains[G_OUT, 1] = db_to_lin(p[PID.output_gain])
+    # the exps only when a gain moved
+    if p[PID.input_gain] != c.gains[G_DB, 0]:
+        c.gains[G_DB, 0] = p[PID.input_gain]
+        c.gains[G_IN, 1] = db_to_lin(p[PID.input_gain])
+    if p[PID.output_gain] != c.gains[G_DB, 1]:
+        c.gains[G_DB, 1] = p[PID.output_gain]
+        c.gains[G_OUT, 1] = db_to_lin(p[PID.output_gain])
     gate_control(S.gate, p, sr)
     drift_control(S.drift, p, sr)
     settle_control(S.settle, p, sr)
@@ -339,8 +348,8 @@ def _publish_meters(S, n):
     c = S.core
     sr = c.cfg[CFG_SR]
     nch = c.y.shape[0]
-    a_rms = onepole_coeff(METER_RMS_MS, sr, 1.0)
-    fall = math.exp(-n * 1000.0 / (METER_PEAK_FALL_MS * sr))
+    a_rms = c.cfg[CFG_METER_A]
+    fall = fast_exp2(-n * 1000.0 / (METER_PEAK_FALL_MS * sr * math.log(2.0)))
     env = c.meter_env
     for ch in range(nch):
         pin = env[0, ch] * fall
@@ -360,10 +369,10 @@ def _publish_meters(S, n):
     d = c.meter_data
     seqlock_write_begin(c.meter_seq)
     for ch in range(nch):
-        d[M.IN_PEAK + ch] = lin_to_db(env[0, ch])
-        d[M.IN_RMS + ch] = power_to_db(env[1, ch])
-        d[M.OUT_PEAK + ch] = lin_to_db(env[2, ch])
-        d[M.OUT_RMS + ch] = power_to_db(env[3, ch])
+        d[M.IN_PEAK + ch] = fast_lin_to_db(env[0, ch])
+        d[M.IN_RMS + ch] = fast_power_to_db(env[1, ch])
+        d[M.OUT_PEAK + ch] = fast_lin_to_db(env[2, ch])
+        d[M.OUT_RMS + ch] = fast_power_to_db(env[3, ch])
     d[M.SETTLE_GR] = settle_meter_gr_db(S.settle)
     d[M.GATE_GR] = gate_meter_gr_db(S.gate)
     for b in range(S.drift.lift_db.shape[0]):

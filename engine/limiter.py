@@ -13,7 +13,9 @@ A final clamp to just under c catches rounding, the fade-in after
 `limiter_on`, and a ceiling that moves while a peak is in flight.
 
 The delay is in the path whether the limiter is on or off, so latency is
-constant.
+constant. Fully off (after its fade) the limiter is that delay and nothing
+else; switching on again restarts the detector from the peaks already in the
+delay line.
 """
 from __future__ import annotations
 
@@ -34,7 +36,7 @@ CONTROL_BLOCK = 16
 #: clamp just under the ceiling: float32 output rounding can add half an ulp
 CLAMP_MARGIN = 1.0 - 2.0 ** -22
 
-C_C0, C_C1, C_REL, C_F0, C_F1, C_FADE_STEP, C_INIT, C_LEN = range(8)
+C_C0, C_C1, C_REL, C_F0, C_F1, C_FADE_STEP, C_INIT, C_CEIL_DB, C_IDLE, C_LEN = range(10)
 
 
 class LimiterState(NamedTuple):
@@ -87,13 +89,18 @@ def limiter_control(st, p, samplerate):
         c[C_FADE_STEP] = CONTROL_BLOCK * 1000.0 / (FADE_MS * samplerate)
         c[C_F1] = 1.0 if p[PID.limiter_on] >= 0.5 else 0.0
         c[C_C1] = db_to_lin(p[PID.ceiling]) * CLAMP_MARGIN
+        c[C_CEIL_DB] = p[PID.ceiling]
     c[C_C0] = c[C_C1]
-    c[C_C1] = db_to_lin(p[PID.ceiling]) * CLAMP_MARGIN
+    if p[PID.ceiling] != c[C_CEIL_DB]:
+        c[C_CEIL_DB] = p[PID.ceiling]
+        c[C_C1] = db_to_lin(p[PID.ceiling]) * CLAMP_MARGIN
     c[C_F0] = c[C_F1]
     if p[PID.limiter_on] >= 0.5:
         c[C_F1] = min(1.0, c[C_F1] + c[C_FADE_STEP])
     else:
         c[C_F1] = max(0.0, c[C_F1] - c[C_FADE_STEP])
+    if c[C_F0] == 0.0 and c[C_F1] == 0.0:
+        return
     # the running sum drifts by rounding; re-add it exactly once per control block
     d = st.delay[0]
     mask = st.box.shape[0] - 1
@@ -102,6 +109,27 @@ def limiter_control(st, p, samplerate):
     for k in range(d + 1):
         s += st.box[(pos - 1 - k) & mask]
     st.sums[0] = s
+
+
+@njit(cache=True)
+def _restart(st, pos0, D, nch):
+    """Switched on again: the detector starts over from the peaks in the delay line
+    (the D samples still to come out), with the gain at rest."""
+    bmask = st.box.shape[0] - 1
+    mask = st.line.shape[1] - 1
+    for k in range(D + 1):
+        st.box[(pos0 - 1 - k) & bmask] = 1.0
+    st.env[0] = 1.0
+    st.sums[0] = float(D + 1)
+    slidemax_reset(st.sm_vals, st.sm_idx, st.sm_ht)
+    for k in range(D, 0, -1):
+        n = pos0 - k
+        a = 0.0
+        for ch in range(nch):
+            v = abs(st.line[ch, n & mask])
+            if v > a:
+                a = v
+        slidemax_push(st.sm_vals, st.sm_idx, st.sm_ht, 0, n, a, D + 1)
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
@@ -120,6 +148,23 @@ def limiter_process(st, p, x, start, count, phase):
     env = st.env[0]
     s = st.sums[0]
     D = st.delay[0]
+    if f0 == 0.0 and f1 == 0.0:
+        # off: the lookahead delay only
+        for ch in range(nch):
+            for i in range(count):
+                n = pos0 + i
+                line[ch, np.uint64(n & mask)] = x[ch, start + i]
+                x[ch, start + i] = line[ch, np.uint64((n - D) & mask)]
+        st.pos[0] = pos0 + count
+        c[C_IDLE] = 1.0
+        for ch in range(nch):
+            st.gr_db[ch] = 0.0
+        return
+    if c[C_IDLE] != 0.0:
+        _restart(st, pos0, D, nch)
+        c[C_IDLE] = 0.0
+        s = st.sums[0]
+        env = st.env[0]
     inv_n = 1.0 / (D + 1)
     g = 1.0
     for i in range(count):
