@@ -174,6 +174,8 @@ def drift_alloc(samplerate: float, channels: int, max_block: int) -> DriftState:
     hi = np.clip(np.ceil(pos - 1e-9), 0, NUM_BANDS - 1).astype(np.int64)
     det = np.array([int(np.argmin(np.abs(pos - b))) for b in range(NUM_BANDS)], np.int64)
     assert np.allclose(pos[det], np.arange(NUM_BANDS))
+    assert PER_BAND != 1 or (nf == NUM_BANDS and np.array_equal(det, np.arange(NUM_BANDS))
+                             and np.array_equal(lo, det) and np.array_equal(hi, det))
     fb_ = drift_bank.band_centres()
     w = bank.gain * bank.phase
     fb = np.zeros(ROWS * NL, np.float32)
@@ -330,17 +332,22 @@ def drift_control(st, p, samplerate):
     slope = 1.0 - 1.0 / (1.0 + 3.0 * a)
     thr = p[PID.drift_threshold]
     max_lift = max(p[PID.drift_max_lift], 0.0)
-    for b in range(nb):
-        # the band's own filter and the two in-between filters beside it: a sine
-        # anywhere in the band reads within 0.6 dB of its level, at the centre exactly
-        k = st.det[b]
-        pk = st.power[k]
-        if PER_BAND == 2:
+    if PER_BAND == 1:
+        # one filter per band, filter b on band b (drift_alloc checks): a plain loop
+        # that LLVM vectorises, fast log included
+        for b in range(nb):
+            st.level_db[b] = fast_power_to_db(st.power[b])
+    else:
+        for b in range(nb):
+            # the band's own filter and the two in-between filters beside it: a sine
+            # anywhere in the band reads within 0.6 dB of its level, at the centre exactly
+            k = st.det[b]
+            pk = st.power[k]
             if k > 0:
                 pk = max(pk, st.power[k - 1])
             if k + 1 < nf:
                 pk = max(pk, st.power[k + 1])
-        st.level_db[b] = fast_power_to_db(pk)
+            st.level_db[b] = fast_power_to_db(pk)
     prev = -240.0
     for b in range(nb):
         # level seen by the gain computer: at least a neighbour's level − SPREAD_DB
@@ -390,6 +397,24 @@ def drift_control(st, p, samplerate):
         st.heat[b] = h
     # --- per-filter gains for the next segment (exp only where the lift moved)
     c = LOG2_10_OVER_20 * 0.5          # mean of two lifts in dB -> log2 of the gain
+    if PER_BAND == 1:
+        # every gain, branch-free, into the (free between segments) R_OUT row: a loop
+        # LLVM vectorises. The same function of the same lift as computing it only
+        # when the lift moved, so the result is identical (fast_exp2(0) is exactly 1).
+        for k in range(nf):
+            fb[R_OUT * NL + k] = np.float32(fast_exp2(c * (2.0 * st.lift_db[k])))
+        for k in range(nf):
+            g_old = st.gain[k]
+            g_new = fb[R_OUT * NL + k]
+            st.gain_db[k] = 2.0 * st.lift_db[k]
+            st.gain[k] = g_new
+            fb[R_G0 * NL + k] = g_old
+            fb[R_DG * NL + k] = g_new - g_old
+        for ch in range(1, nch):
+            for k in range(nf):
+                fb[R_G0 * NL + ch * NFP + k] = fb[R_G0 * NL + k]
+                fb[R_DG * NL + ch * NFP + k] = fb[R_DG * NL + k]
+        return
     for k in range(nf):
         ldb = st.lift_db[st.band_lo[k]] + st.lift_db[st.band_hi[k]]
         g_old = st.gain[k]
