@@ -402,14 +402,10 @@ def process_buffer(S, x, y, block):
         n = min(block, total - done)
         for ch in range(nin):
             for i in range(n):
+                # non-finite -> 0, else bounded to ±INPUT_LIMIT (branch-free: vectorises)
                 v = x[ch, done + i]
-                if not math.isfinite(v):
-                    v = 0.0
-                elif v > INPUT_LIMIT:
-                    v = INPUT_LIMIT
-                elif v < -INPUT_LIMIT:
-                    v = -INPUT_LIMIT
-                c.x[ch, i] = v
+                b = min(max(v, -INPUT_LIMIT), INPUT_LIMIT)
+                c.x[ch, i] = b if math.isfinite(v) else 0.0
         process(S, n)
         for ch in range(nch):
             for i in range(n):
