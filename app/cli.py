@@ -17,20 +17,6 @@ class UserError(Exception):
     """Something the user asked for that cannot be done; the message is the whole story."""
 
 
-def _values_from(args) -> dict:
-    """Preset (if any) overlaid with every --set, all validated against the table."""
-    from engine.params import parse_assignment
-
-    values = {}
-    if getattr(args, "preset", None):
-        from .presets import load_preset
-        values.update(load_preset(args.preset))
-    for item in getattr(args, "set", None) or []:
-        id_, v = parse_assignment(item)
-        values[id_] = v
-    return values
-
-
 def cmd_params(args) -> int:
     from engine.params import table_text
     print(table_text())
@@ -46,7 +32,8 @@ def cmd_presets(args) -> int:
 
 def cmd_render(args) -> int:
     from .render import render
-    summary = render(args.input, args.output, _values_from(args), block=args.block,
+    from .runcmd import values_from
+    summary = render(args.input, args.output, values_from(args), block=args.block,
                      report_path=args.report)
     print(f"wrote {args.output}: {summary['frames']} frames, {summary['channels']} ch, "
           f"{summary['samplerate']} Hz, {summary['subtype']}; latency "
@@ -107,15 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("params", help="print the parameter table").set_defaults(func=cmd_params)
     sub.add_parser("bench", help="engine throughput and latency figures").set_defaults(func=cmd_bench)
 
-    try:
-        from .runcmd import add_run_arguments
-    except ImportError:
-        add_run_arguments = None
+    from .runcmd import add_run_arguments
     for rp in run_parsers:
-        if add_run_arguments is not None:
-            add_run_arguments(rp)
-        else:
-            add_values(rp)
+        add_run_arguments(rp)
     ap.set_defaults(func=cmd_default)
     return ap
 

@@ -46,6 +46,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     add("--client-name", dest="client_name", default="uplift", metavar="NAME",
         help="JACK client name (default uplift)")
     add("--demo", action="store_true", help="play the built-in demo on a private JACK server")
+    add("--midi-in", dest="midi_in", default=None, metavar="PORT",
+        help="MIDI source: NAME, jack:NAME or alsa:NAME (the JACK backend also has CLIENT:midi_in)")
     add("--duration", type=float, default=None, help=argparse.SUPPRESS)
 
 
@@ -69,6 +71,26 @@ def values_from(args) -> dict:
         id_, v = parse_assignment(item)
         values[id_] = v
     return values
+
+
+def start_midi(session, spec=None, on_change=None, on_learned=None, values=None):
+    """MIDI control of a running session: a MidiController whose changes go through
+    session.set (the lock-free ring), fed by the native JACK midi_in (session.read_midi)
+    and, with `spec` (--midi-in), an rtmidi input. Returns (controller, inputs, errors)."""
+    from . import midi
+    ctl = midi.MidiController(setter=session.set, on_change=on_change, on_learned=on_learned,
+                              values=values if values is not None else session.values(),
+                              persist=True)
+    inputs, errors = [], list(ctl.load_errors)
+    read = getattr(session, "read_midi", None)
+    if callable(read):
+        inputs.append(midi.MidiPoller(ctl, read).start())
+    if spec:
+        try:
+            inputs.append(midi.open_input(ctl, spec))
+        except Exception as e:
+            errors.append(f"MIDI input {spec!r}: {_one_line(e)}")
+    return ctl, inputs, errors
 
 
 def _no_device_reason() -> str | None:
@@ -142,12 +164,22 @@ def run(args) -> int:
         print("uplift: no GUI available here; showing headless meters (Ctrl-C to stop)",
               file=sys.stderr)
     from .headless import run_headless
+    try:
+        _, midi_inputs, midi_errors = start_midi(session, getattr(args, "midi_in", None))
+    except Exception as e:
+        midi_inputs, midi_errors = [], [f"MIDI unavailable: {_one_line(e)}"]
+    for m in midi_errors:
+        print(f"uplift: {m}", file=sys.stderr)
     sr = session.samplerate or 0
     print(f"uplift: {session.backend} {sr:g} Hz, {session.blocksize} frames, "
           f"{session.channels} ch; latency {session.latency_samples} samples "
           f"({1000 * session.latency_samples / max(sr, 1):.2f} ms), with I/O "
           f"{session.io_latency_samples} samples — Ctrl-C to stop", file=sys.stderr)
-    return run_headless(session, duration=getattr(args, "duration", None))
+    try:
+        return run_headless(session, duration=getattr(args, "duration", None))
+    finally:
+        for m in midi_inputs:
+            m.stop()
 
 
 def _gui_runner():

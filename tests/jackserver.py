@@ -15,6 +15,13 @@ import time
 import uuid
 
 
+def _forget(pid: int) -> None:
+    # A SIGKILLed jackd keeps its slot in JACK2's 8-slot shm registry; free it,
+    # or a few killed servers later no server can start on this machine.
+    from app.jack_host import forget_server_registration
+    forget_server_registration(pid)
+
+
 class JackServer:
     def __init__(self, samplerate: int = 48000, period: int = 64, name: str | None = None,
                  realtime: bool = True):
@@ -62,6 +69,7 @@ class JackServer:
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(5)
+            _forget(self.proc.pid)
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -71,6 +79,7 @@ class JackServer:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(5)
+                _forget(self.proc.pid)
         self.proc = None
 
     def __enter__(self):

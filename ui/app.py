@@ -30,21 +30,8 @@ def _parse(args) -> argparse.Namespace:
     if isinstance(args, argparse.Namespace):
         return args
     ap = argparse.ArgumentParser(prog="uplift")
-    try:
-        from app.runcmd import add_run_arguments
-        add_run_arguments(ap)
-    except ImportError:
-        ap.add_argument("--backend", choices=("portaudio", "jack"))
-        ap.add_argument("--device")
-        ap.add_argument("--samplerate", type=float)
-        ap.add_argument("--blocksize", type=int)
-        ap.add_argument("--channels", type=int, choices=(1, 2), default=2)
-        ap.add_argument("--preset")
-        ap.add_argument("--set", action="append", default=[])
-        ap.add_argument("--demo", action="store_true")
-        ap.add_argument("--duration", type=float, default=None, help=argparse.SUPPRESS)
-    ap.add_argument("--midi-in", dest="midi_in", default=None,
-                    help="MIDI source: NAME, jack:NAME or alsa:NAME")
+    from app.runcmd import add_run_arguments
+    add_run_arguments(ap)
     return ap.parse_args(list(args) if args is not None else [])
 
 
@@ -142,39 +129,21 @@ def _qapp():
 
 
 def attach_midi(window, ns=None):
-    """MIDI learn and control through app.midi: the native JACK midi_in (via the
-    session's read_midi) and, with --midi-in, an rtmidi input."""
+    """MIDI learn and control (app.runcmd.start_midi): the native JACK midi_in and,
+    with --midi-in, an rtmidi input; learned mappings and MIDI moves show on the knobs."""
+    from app.runcmd import start_midi
     try:
-        from app import midi
-    except ImportError:
-        return None
-    try:
-        ctl = midi.MidiController(setter=lambda k, v: window.session.set(k, v),
-                                  on_change=window.externalValue.emit,
-                                  on_learned=window.midiLearned.emit,
-                                  values=window.values(), persist=True)
+        ctl, inputs, errors = start_midi(window.session, getattr(ns, "midi_in", None),
+                                         on_change=window.externalValue.emit,
+                                         on_learned=window.midiLearned.emit,
+                                         values=window.values())
     except Exception as e:
         window.show_error(f"MIDI unavailable: {_one_line(e)}")
         return None
     window.attach_midi(ctl)
-    inputs = []
-
-    def read():
-        fn = getattr(window.session, "read_midi", None)
-        return fn() if callable(fn) else []
-    try:
-        inputs.append(midi.MidiPoller(ctl, read).start())
-    except Exception:
-        pass
-    spec = getattr(ns, "midi_in", None) if ns is not None else None
-    if spec:
-        try:
-            inputs.append(midi.open_input(ctl, spec))
-        except Exception as e:
-            window.show_error(f"MIDI input {spec!r}: {_one_line(e)}")
     window._midi_inputs = inputs
-    if ctl.load_errors:
-        window.show_error("MIDI mappings skipped: " + "; ".join(ctl.load_errors)[:200])
+    if errors:
+        window.show_error("; ".join(errors)[:200])
     return ctl
 
 
