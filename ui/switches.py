@@ -51,7 +51,29 @@ class _MidiMixin(ParamControl):
         return False
 
 
-class ToggleSwitch(QPushButton, _MidiMixin):
+class _CheckableMixin:
+    """A bool parameter on a checkable button: value 0/1, quiet programmatic sets."""
+
+    def value(self) -> float:
+        return 1.0 if self.isChecked() else 0.0
+
+    def setValue(self, v: float) -> None:
+        self._quiet = True
+        try:
+            self.setChecked(float(v) >= 0.5)
+        finally:
+            self._quiet = False
+
+    def resetToDefault(self) -> None:
+        self.setChecked(self.param.default >= 0.5)
+
+    def _on_toggled(self, on: bool):
+        self.update()
+        if not self._quiet:
+            self.valueChanged.emit(self.param.id, 1.0 if on else 0.0)
+
+
+class ToggleSwitch(_CheckableMixin, QPushButton, _MidiMixin):
     """A checkable button for a bool parameter (label on the button)."""
     valueChanged = pyqtSignal(str, float)
     midiLearnRequested = pyqtSignal(str)
@@ -74,23 +96,6 @@ class ToggleSwitch(QPushButton, _MidiMixin):
         self._quiet = False
         self._refresh_midi()
 
-    def value(self) -> float:
-        return 1.0 if self.isChecked() else 0.0
-
-    def setValue(self, v: float) -> None:
-        self._quiet = True
-        try:
-            self.setChecked(float(v) >= 0.5)
-        finally:
-            self._quiet = False
-
-    def resetToDefault(self) -> None:
-        self.setChecked(self.param.default >= 0.5)
-
-    def _on_toggled(self, on: bool):
-        if not self._quiet:
-            self.valueChanged.emit(self.param.id, 1.0 if on else 0.0)
-
     def keyPressEvent(self, e):
         if not self._midi_key(e):
             super().keyPressEvent(e)
@@ -106,7 +111,7 @@ class ToggleSwitch(QPushButton, _MidiMixin):
             qp.end()
 
 
-class PowerSwitch(QAbstractButton, _MidiMixin):
+class PowerSwitch(_CheckableMixin, QAbstractButton, _MidiMixin):
     """A stage on/off pill for a panel title (gate_on, drift_on, ...): lit when on."""
     valueChanged = pyqtSignal(str, float)
     midiLearnRequested = pyqtSignal(str)
@@ -133,24 +138,6 @@ class PowerSwitch(QAbstractButton, _MidiMixin):
 
     def sizeHint(self) -> QSize:
         return QSize(50, 20)
-
-    def value(self) -> float:
-        return 1.0 if self.isChecked() else 0.0
-
-    def setValue(self, v: float) -> None:
-        self._quiet = True
-        try:
-            self.setChecked(float(v) >= 0.5)
-        finally:
-            self._quiet = False
-
-    def resetToDefault(self) -> None:
-        self.setChecked(self.param.default >= 0.5)
-
-    def _on_toggled(self, on: bool):
-        self.update()
-        if not self._quiet:
-            self.valueChanged.emit(self.param.id, 1.0 if on else 0.0)
 
     def keyPressEvent(self, e):
         if not self._midi_key(e):
