@@ -545,7 +545,9 @@ def test_main_falls_back_to_the_demo_when_the_device_fails(qapp, monkeypatch, en
     monkeypatch.setenv("UPLIFT_CONFIG_DIR", str(tmp_path / "config"))
     calls, built = [], []
 
-    class FakeDemo:
+    from ui.demo import EngineSession
+
+    class FakeDemo(EngineSession):
         demo = True
         backend, device, blocksize = "jack", None, 64
 
@@ -555,22 +557,6 @@ def test_main_falls_back_to_the_demo_when_the_device_fails(qapp, monkeypatch, en
                 self.engine.set(k, v)
             self.samplerate = self.engine.samplerate
             self.stopped = False
-
-        def set(self, k, v):
-            return self.engine.set(k, v)
-
-        def get(self, k):
-            return self.engine.get(k)
-
-        def values(self):
-            return self.engine.values()
-
-        def meters(self):
-            return self.engine.meters()
-
-        @property
-        def latency_samples(self):
-            return self.engine.latency_samples
 
         def stop(self):
             self.stopped = True

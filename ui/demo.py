@@ -112,23 +112,8 @@ class EngineFeeder(QObject):
             frames -= n
 
 
-class OfflineDemoSession:
-    """Session-like wrapper: an Engine plus its feeder (nothing audible)."""
-
-    offline_demo = True
-
-    def __init__(self, samplerate: float = 48000, channels: int = 2):
-        from engine import Engine
-        self.engine = Engine(samplerate=samplerate, channels=channels)
-        self.samplerate = self.engine.samplerate
-        self.feeder = EngineFeeder(self.engine)
-
-    def start(self):
-        self.feeder.start()
-        return self
-
-    def stop(self):
-        self.feeder.stop()
+class EngineSession:
+    """The session interface the window uses, answered by `self.engine` (an Engine)."""
 
     def set(self, id_, value):
         return self.engine.set(id_, value)
@@ -145,3 +130,22 @@ class OfflineDemoSession:
     @property
     def latency_samples(self):
         return self.engine.latency_samples
+
+
+class OfflineDemoSession(EngineSession):
+    """Session-like wrapper: an Engine plus its feeder (nothing audible)."""
+
+    offline_demo = True
+
+    def __init__(self, samplerate: float = 48000, channels: int = 2):
+        from engine import Engine
+        self.engine = Engine(samplerate=samplerate, channels=channels)
+        self.samplerate = self.engine.samplerate
+        self.feeder = EngineFeeder(self.engine)
+
+    def start(self):
+        self.feeder.start()
+        return self
+
+    def stop(self):
+        self.feeder.stop()
