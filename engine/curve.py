@@ -11,7 +11,7 @@ for a steady sine. Per stage:
 
     L1 = L + input_gain
     L2 = L1 − GATE_GR(L1)                       (gate_on)
-    L3 = L2 + DRIFT_LIFT(L2)                    (drift_on; hook, see drift_lift_db)
+    L3 = L2 + DRIFT_LIFT(L2)                    (drift_on; band nearest 1 kHz, see drift_lift_db)
     L4 = L3 − SETTLE_GR(L3) + makeup (+ auto)    (settle_on)
     L5 = min(L4, ceiling)                       (limiter_on)
     out = mix of L5 with the aligned dry L (in phase, so amplitudes add), + output_gain
@@ -24,19 +24,36 @@ import math
 import numpy as np
 from numba import njit
 
+from . import drift_bank
+from .drift import drift_gain_params, drift_static_lift
 from .gate import gate_gr_db
 from .params import DEFAULTS, INDEX, NUM_PARAMS, PID, param
 from .settle import settle_auto_makeup_db, settle_gr_db, settle_segments
 
 
-def drift_lift_db(level_db: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """DRIFT's steady-state lift for a broadband steady sine at level_db.
+#: DRIFT's reference band for the curve: the band nearest 1 kHz (the reference
+#: frequency of drift_threshold), with its tilt.
+DRIFT_REF_BAND = int(np.argmin(np.abs(drift_bank.band_centres() - 1000.0)))
+DRIFT_REF_TILT = float(2.0 * np.log10(drift_bank.band_centres()[DRIFT_REF_BAND] / 20.0) / 3.0 - 1.0)
 
-    HOOK: DRIFT's lift depends on frequency (per-band thresholds follow the
-    tilt), so a single-number curve needs a reference frequency; return 0
-    until engine/drift.py exports its gain computer (lift_b for the band at
-    1 kHz, where the tilt is ~0), then call it here."""
-    return np.zeros_like(level_db)
+
+@njit(cache=True)
+def _drift_curve(levels, p, tilt, out):
+    a, slope, thr, max_lift = drift_gain_params(p)
+    t = thr + 4.0 * a * tilt
+    for i in range(levels.shape[0]):
+        out[i] = drift_static_lift(levels[i], t, slope, max_lift)
+
+
+def drift_lift_db(level_db: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """DRIFT's steady-state lift (dB) for a steady sine at level_db (peak dBFS) at
+    the band nearest 1 kHz (tilt included): the engine's own gain computer
+    (engine/drift.py drift_static_lift). 0 when drift_on is off."""
+    lv = np.atleast_1d(np.asarray(level_db, dtype=np.float64))
+    out = np.zeros_like(lv)
+    if p[PID.drift_on] >= 0.5:
+        _drift_curve(lv.ravel(), np.asarray(p, dtype=np.float64), DRIFT_REF_TILT, out.ravel())
+    return out
 
 
 def param_vector(values: dict | None = None) -> np.ndarray:

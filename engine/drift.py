@@ -263,6 +263,32 @@ def _one_minus_exp_neg(x):
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
+def drift_gain_params(p):
+    """(a, slope, threshold, max_lift) of the gain computer: a = amount in 0..1,
+    slope = 1 − 1/R with R = 1 + 3a; a band's threshold is threshold + 4a·tilt_b."""
+    a = min(max(p[PID.amount] * 0.01, 0.0), 1.0)
+    slope = 1.0 - 1.0 / (1.0 + 3.0 * a)
+    return a, slope, p[PID.drift_threshold], max(p[PID.drift_max_lift], 0.0)
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def drift_static_lift(lvl, t, slope, max_lift):
+    """DRIFT's static gain computer for one band: the lift (dB) for band level lvl
+    (dBFS) under band threshold t: min((t − lvl)·slope, max_lift) below t, else 0,
+    faded in by a smoothstep from FLOOR_DB to FLOOR_DB + FLOOR_FADE_DB.
+    drift_control and the GUI's transfer curve (engine/curve.py) both call this."""
+    lift = 0.0
+    if lvl < t:
+        lift = min((t - lvl) * slope, max_lift)
+        u = (lvl - FLOOR_DB) / FLOOR_FADE_DB
+        if u <= 0.0:
+            lift = 0.0
+        elif u < 1.0:
+            lift *= u * u * (3.0 - 2.0 * u)
+    return lift
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
 def drift_control(st, p, samplerate):
     """Every 16 samples: the drift_on crossfade and the bank's run state; while the
     bank runs, band levels -> static lifts -> ballistics, heat, filter gains."""
@@ -328,10 +354,7 @@ def drift_control(st, p, samplerate):
         for b in range(nb):
             st.lift_db[b] = 0.0
     # --- gain computer
-    a = min(max(p[PID.amount] * 0.01, 0.0), 1.0)
-    slope = 1.0 - 1.0 / (1.0 + 3.0 * a)
-    thr = p[PID.drift_threshold]
-    max_lift = max(p[PID.drift_max_lift], 0.0)
+    a, slope, thr, max_lift = drift_gain_params(p)
     if PER_BAND == 1:
         # one filter per band, filter b on band b (drift_alloc checks): a plain loop
         # that LLVM vectorises, fast log included
@@ -356,16 +379,7 @@ def drift_control(st, p, samplerate):
         if b + 1 < nb:
             lvl = max(lvl, st.level_db[b + 1] - SPREAD_DB)
         prev = st.level_db[b]
-        t = thr + 4.0 * a * st.tilt[b]
-        lift = 0.0
-        if lvl < t:
-            lift = min((t - lvl) * slope, max_lift)
-            u = (lvl - FLOOR_DB) / FLOOR_FADE_DB
-            if u <= 0.0:
-                lift = 0.0
-            elif u < 1.0:
-                lift *= u * u * (3.0 - 2.0 * u)
-        st.target_db[b] = lift
+        st.target_db[b] = drift_static_lift(lvl, thr + 4.0 * a * st.tilt[b], slope, max_lift)
     # --- spread the smallest lift one band each way, then ballistics and heat
     att = p[PID.drift_attack]
     if att != st.misc[M_ATT]:

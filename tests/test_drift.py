@@ -416,3 +416,25 @@ def test_output_identical_for_any_block_split(engines):
                 s -= k
         outs.append(np.concatenate(parts))
     assert np.array_equal(outs[0], outs[1]) and np.array_equal(outs[0], outs[2])
+
+
+# --------------------------------------------------------------------------- transfer curve
+
+@pytest.mark.parametrize("amount", [30, 100])
+@pytest.mark.parametrize("level", [-66, -50])
+def test_transfer_curve_drift_lift_matches_engine(engines, amount, level):
+    """The GUI curve's DRIFT lift (engine/curve.py, the engine's own gain computer at
+    the band nearest 1 kHz, tilt included) is the measured steady lift of a 1 kHz sine."""
+    from engine import curve
+    e = setup(engines(), amount=amount)
+    x = sine(48000, 1000.0, 1.0, 10 ** (level / 20))
+    measured = steady_gain_db(e, x, run(e, x))
+    values = {p.id: p.default for p in PARAMS}
+    values.update(settle_on=0, limiter_on=0, amount=amount)
+    lift = float(curve.drift_lift_db(np.array([float(level)]), curve.param_vector(values))[0])
+    assert lift > 1.0
+    assert lift == pytest.approx(measured, abs=1.0)
+    assert float(curve.chain_curve_db([level], values)[0]) - level == pytest.approx(measured, abs=1.0)
+    # drift_on off: no lift on the curve
+    off = curve.param_vector(dict(values, drift_on=0))
+    assert curve.drift_lift_db(np.array([float(level)]), off)[0] == 0.0
