@@ -293,6 +293,17 @@ def _output(S, start, count, phase):
     f = c.fades
     b0, b1, e0, e1 = f[F_BYPASS0], f[F_BYPASS1], f[F_DELTA0], f[F_DELTA1]
     pos = c.dry_pos[0]
+    if not fading and b0 == 0.0 and b1 == 0.0 and e0 == 0.0 and e1 == 0.0 and m == 1.0:
+        # the common case (fully wet, no delta, no bypass, dry tap still): the dry
+        # line is only written, y = wet·g_out -- the same values as the general path
+        for ch in range(nch):
+            for i in range(count):
+                line[ch, (pos + i) & mask] = c.x[ch, start + i]
+        for ch in range(nch):
+            for i in range(count):
+                c.y[ch, start + i] = c.work[ch, start + i] * _ramp(c.gains, G_OUT, phase, i)
+        c.dry_pos[0] = pos + count
+        return
     for i in range(count):
         r = (phase + i + 1) / CONTROL_BLOCK
         g_out = _ramp(c.gains, G_OUT, phase, i)
@@ -351,21 +362,42 @@ def _publish_meters(S, n):
     a_rms = c.cfg[CFG_METER_A]
     fall = fast_exp2(-n * 1000.0 / (METER_PEAK_FALL_MS * sr * math.log(2.0)))
     env = c.meter_env
-    for ch in range(nch):
-        pin = env[0, ch] * fall
-        pout = env[2, ch] * fall
-        msin = env[1, ch]
-        msout = env[3, ch]
+    if nch == 2:
+        # both channels in one loop: four independent mean-square recursions
+        # overlap instead of running one after the other (same values)
+        pin0, pout0, msin0, msout0 = env[0, 0] * fall, env[2, 0] * fall, env[1, 0], env[3, 0]
+        pin1, pout1, msin1, msout1 = env[0, 1] * fall, env[2, 1] * fall, env[1, 1], env[3, 1]
         for i in range(n):
-            a = abs(c.x[ch, i])
-            b = abs(c.y[ch, i])
-            if a > pin:
-                pin = a
-            if b > pout:
-                pout = b
-            msin += a_rms * (a * a - msin)
-            msout += a_rms * (b * b - msout)
-        env[0, ch], env[1, ch], env[2, ch], env[3, ch] = pin, msin, pout, msout
+            a0 = abs(c.x[0, i])
+            b0 = abs(c.y[0, i])
+            a1 = abs(c.x[1, i])
+            b1 = abs(c.y[1, i])
+            pin0 = a0 if a0 > pin0 else pin0
+            pout0 = b0 if b0 > pout0 else pout0
+            pin1 = a1 if a1 > pin1 else pin1
+            pout1 = b1 if b1 > pout1 else pout1
+            msin0 += a_rms * (a0 * a0 - msin0)
+            msout0 += a_rms * (b0 * b0 - msout0)
+            msin1 += a_rms * (a1 * a1 - msin1)
+            msout1 += a_rms * (b1 * b1 - msout1)
+        env[0, 0], env[1, 0], env[2, 0], env[3, 0] = pin0, msin0, pout0, msout0
+        env[0, 1], env[1, 1], env[2, 1], env[3, 1] = pin1, msin1, pout1, msout1
+    else:
+        for ch in range(nch):
+            pin = env[0, ch] * fall
+            pout = env[2, ch] * fall
+            msin = env[1, ch]
+            msout = env[3, ch]
+            for i in range(n):
+                a = abs(c.x[ch, i])
+                b = abs(c.y[ch, i])
+                if a > pin:
+                    pin = a
+                if b > pout:
+                    pout = b
+                msin += a_rms * (a * a - msin)
+                msout += a_rms * (b * b - msout)
+            env[0, ch], env[1, ch], env[2, ch], env[3, ch] = pin, msin, pout, msout
     d = c.meter_data
     seqlock_write_begin(c.meter_seq)
     for ch in range(nch):

@@ -277,15 +277,12 @@ def drift_static_lift(lvl, t, slope, max_lift):
     (dBFS) under band threshold t: min((t − lvl)·slope, max_lift) below t, else 0,
     faded in by a smoothstep from FLOOR_DB to FLOOR_DB + FLOOR_FADE_DB.
     drift_control and the GUI's transfer curve (engine/curve.py) both call this."""
-    lift = 0.0
-    if lvl < t:
-        lift = min((t - lvl) * slope, max_lift)
-        u = (lvl - FLOOR_DB) / FLOOR_FADE_DB
-        if u <= 0.0:
-            lift = 0.0
-        elif u < 1.0:
-            lift *= u * u * (3.0 - 2.0 * u)
-    return lift
+    # branch-free (selects; vectorises in drift_control's band loop): the clamped
+    # smoothstep is exactly 0 at or below the floor and exactly 1 from the fade's top
+    lift = min((t - lvl) * slope, max_lift)
+    u = min(max((lvl - FLOOR_DB) * (1.0 / FLOOR_FADE_DB), 0.0), 1.0)
+    lift *= u * u * (3.0 - 2.0 * u)
+    return lift if lvl < t else 0.0
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
@@ -331,24 +328,30 @@ def drift_control(st, p, samplerate):
     nch = st.dry.shape[0]
     fb = st.fb
     # --- band power: max over channels (stereo link); non-finite guard (rule 8);
-    # denormal-free state: a filter whose output stayed under -300 dB is cleared
-    bad = False
+    # denormal-free state: a filter whose output stayed under -300 dB is cleared.
+    # Plain lane loops (selects, no branches) that LLVM vectorises.
+    power = st.power
     for k in range(nf):
-        pk = 0.0
-        for ch in range(nch):
-            j = ch * NFP + k
+        power[k] = 0.0
+    nbad = 0
+    for ch in range(nch):
+        o = ch * NFP
+        for k in range(nf):
+            j = o + k
             v = np.float64(fb[R_PEAK * NL + j])
             sv = np.float64(fb[(R_S + 6) * NL + j]) + np.float64(fb[(R_S + 7) * NL + j])
-            if not (math.isfinite(v) and math.isfinite(sv)):
-                bad = True
-            elif v > pk:
-                pk = v
+            ok = math.isfinite(v) and math.isfinite(sv)
+            nbad += 0 if ok else 1
+            pk = power[k]
+            power[k] = v if (ok and v > pk) else pk
             fb[R_PEAK * NL + j] = 0.0
-        if pk < FLUSH_POWER:
-            for ch in range(nch):
-                for r in range(R_S, R_S + 8):
-                    fb[r * NL + ch * NFP + k] = 0.0
-        st.power[k] = pk
+    for ch in range(nch):
+        o = ch * NFP
+        for r in range(R_S, R_S + 8):
+            for k in range(nf):
+                j = r * NL + o + k
+                fb[j] = np.float32(0.0) if power[k] < FLUSH_POWER else fb[j]
+    bad = nbad != 0
     if bad:
         _clear_signal(st)
         for b in range(nb):
@@ -371,15 +374,19 @@ def drift_control(st, p, samplerate):
             if k + 1 < nf:
                 pk = max(pk, st.power[k + 1])
             st.level_db[b] = fast_power_to_db(pk)
-    prev = -240.0
-    for b in range(nb):
-        # level seen by the gain computer: at least a neighbour's level − SPREAD_DB
-        lvl = st.level_db[b]
-        lvl = max(lvl, prev - SPREAD_DB)
-        if b + 1 < nb:
-            lvl = max(lvl, st.level_db[b + 1] - SPREAD_DB)
-        prev = st.level_db[b]
-        st.target_db[b] = drift_static_lift(lvl, thr + 4.0 * a * st.tilt[b], slope, max_lift)
+    # level seen by the gain computer: at least a neighbour's level − SPREAD_DB
+    # (the first and last band have one neighbour; the middle loop has no branches)
+    lv = st.level_db
+    tilt = st.tilt
+    tgt = st.target_db
+    ta = 4.0 * a
+    tgt[0] = drift_static_lift(max(max(lv[0], -240.0 - SPREAD_DB), lv[1] - SPREAD_DB),
+                               thr + ta * tilt[0], slope, max_lift)
+    for b in range(1, nb - 1):
+        lvl = max(max(lv[b], lv[b - 1] - SPREAD_DB), lv[b + 1] - SPREAD_DB)
+        tgt[b] = drift_static_lift(lvl, thr + ta * tilt[b], slope, max_lift)
+    tgt[nb - 1] = drift_static_lift(max(lv[nb - 1], lv[nb - 2] - SPREAD_DB),
+                                    thr + ta * tilt[nb - 1], slope, max_lift)
     # --- spread the smallest lift one band each way, then ballistics and heat
     att = p[PID.drift_attack]
     if att != st.misc[M_ATT]:

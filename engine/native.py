@@ -92,29 +92,36 @@ def make_unpack(S):
 @njit(cache=True, nogil=True)
 def process_interleaved(S, xp, yp, nframes):
     """Run the chain on interleaved float32 frames at address xp (channels +
-    sidechain per frame) into interleaved float32 frames at yp (channels)."""
+    sidechain per frame) into interleaved float32 frames at yp (channels).
+    Only wraps the buffers (numba.carray needs NRT); the block loop is
+    process_frames, compiled without NRT reference counting like chain.process."""
+    nch = S.core.y.shape[0]
+    nin = S.core.x.shape[0]
+    x = carray(int_to_voidptr(xp), (nframes * nin,), np.float32)
+    y = carray(int_to_voidptr(yp), (nframes * nch,), np.float32)
+    process_frames(S, x, y, nframes)
+
+
+@njit(cache=True, nogil=True, _nrt=False)
+def process_frames(S, x, y, nframes):
+    """process_interleaved on float32 arrays x [frames·(channels + sidechain)]
+    and y [frames·channels]."""
     saved = get_mxcsr()
     set_mxcsr(saved | FTZ_DAZ)
     c = S.core
     nch = int(c.cfg[CFG_CH])
     nin = nch + int(c.cfg[CFG_SC])
     maxb = int(c.cfg[CFG_MAXBLOCK])
-    x = carray(int_to_voidptr(xp), (nframes * nin,), np.float32)
-    y = carray(int_to_voidptr(yp), (nframes * nch,), np.float32)
     done = 0
     while done < nframes:
         n = min(maxb, nframes - done)
         for i in range(n):
             base = (done + i) * nin
             for ch in range(nin):
+                # non-finite -> 0, else bounded to ±INPUT_LIMIT (branch-free, as process_buffer)
                 v = np.float64(x[base + ch])
-                if not math.isfinite(v):
-                    v = 0.0
-                elif v > INPUT_LIMIT:
-                    v = INPUT_LIMIT
-                elif v < -INPUT_LIMIT:
-                    v = -INPUT_LIMIT
-                c.x[ch, i] = v
+                b = min(max(v, -INPUT_LIMIT), INPUT_LIMIT)
+                c.x[ch, i] = b if math.isfinite(v) else 0.0
         chain.process(S, n)
         for i in range(n):
             base = (done + i) * nch
