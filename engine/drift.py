@@ -473,6 +473,7 @@ def drift_process(st, p, x, start, count, phase):
     line = st.line
     roff = st.roff
     lmask = line.shape[0] - 1
+    nl = roff.shape[0]
     inv = np.float32(1.0 / CONTROL)
     for i in range(count):
         n = start + i
@@ -493,7 +494,10 @@ def drift_process(st, p, x, start, count, phase):
         x0 = np.float32(x[0, n])
         x1 = np.float32(x[1, n]) if nch > 1 else np.float32(0.0)
         _bank_step(v, x0, x1)
-        for k in range(NL):
+        # run-time trip count (roff has NL lanes): with the literal NL, LLVM unrolls
+        # this copy fully and, unable to rule out line/fb aliasing, leaves 80 scalar
+        # moves; as a loop it is vectorised behind one run-time overlap check
+        for k in range(nl):
             line[np.uint64(base + k)] = v[R_OUT * NL + k]
         for ch in range(nch):
             xin = x[ch, n]
