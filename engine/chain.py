@@ -22,7 +22,7 @@ import numpy as np
 from numba import njit
 
 from . import meters as M
-from .dsp import (FASTMATH, XFADE_MS, db_to_lin, fast_exp2, fast_lin_to_db, fast_power_to_db,
+from .dsp import (FASTMATH, fade_switch, XFADE_MS, db_to_lin, fast_exp2, fast_lin_to_db, fast_power_to_db,
                   onepole_coeff, pow2_at_least, tap_control, tap_reset)
 from .drift import DriftState, drift_alloc, drift_control, drift_latency, drift_process, drift_reset
 from .gate import (GateState, gate_active, gate_alloc, gate_control, gate_meter_gr_db,
@@ -158,13 +158,6 @@ def reset(S):
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
-def _fade(cur, on, step):
-    if on >= 0.5:
-        return min(1.0, cur + step)
-    return max(0.0, cur - step)
-
-
-@njit(cache=True, fastmath=FASTMATH, inline="always")
 def _control_tick(S):
     """Every CONTROL_BLOCK samples: glide parameters, recompute stage coefficients."""
     c = S.core
@@ -200,9 +193,9 @@ def _control_tick(S):
     step = CONTROL_BLOCK * 1000.0 / (OUT_FADE_MS * sr)
     f = c.fades
     f[F_BYPASS0] = f[F_BYPASS1]
-    f[F_BYPASS1] = _fade(f[F_BYPASS1], p[PID.bypass], step)
+    f[F_BYPASS1] = fade_switch(f[F_BYPASS1], p[PID.bypass], step)
     f[F_DELTA0] = f[F_DELTA1]
-    f[F_DELTA1] = _fade(f[F_DELTA1], p[PID.delta], step)
+    f[F_DELTA1] = fade_switch(f[F_DELTA1], p[PID.delta], step)
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")

@@ -250,3 +250,22 @@ def tap_control(tap, target_delay, step):
         tap[TAP_CUR] = target_delay
         tap[TAP_W0] = 0.0
         tap[TAP_W1] = min(1.0, step)
+
+
+@njit(cache=True, inline="always")
+def array_max(a):
+    """a.max() for a non-empty 1-D array, without NumPy's reduction machinery
+    (which needs NRT; the chain kernel compiles without it)."""
+    m = a[0]
+    for i in range(1, a.shape[0]):
+        if a[i] > m:
+            m = a[i]
+    return m
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def fade_switch(cur, on, step):
+    """Linear fade of a 0/1 switch, landing exactly on 0 and 1."""
+    if on >= 0.5:
+        return min(1.0, cur + step)
+    return max(0.0, cur - step)

@@ -25,7 +25,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from .dsp import (FASTMATH, LOG2_10_OVER_20, biquad_tdf2, butter_hpf2, fast_exp2,
+from .dsp import (FASTMATH, array_max, LOG2_10_OVER_20, biquad_tdf2, butter_hpf2, fast_exp2,
                   fast_lin_to_db, onepole_coeff, slidemax_alloc, slidemax_push, slidemax_reset)
 from .params import PID
 
@@ -166,20 +166,9 @@ def gate_process(st, p, x, key, start, count, phase):
         st.gr_db[ch] = applied
 
 
-@njit(cache=True, inline="always")
-def _max(a):
-    """a.max() for a non-empty 1-D array, without NumPy's reduction machinery
-    (which needs NRT; the chain kernel compiles without it)."""
-    m = a[0]
-    for i in range(1, a.shape[0]):
-        if a[i] > m:
-            m = a[i]
-    return m
-
-
 @njit(cache=True)
 def gate_meter_gr_db(st):
-    return _max(st.gr_db)
+    return array_max(st.gr_db)
 
 
 @njit(cache=True, inline="always")

@@ -33,7 +33,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from .dsp import (FASTMATH, LOG2_10_OVER_20, XFADE_MS, biquad_tdf2, butter_hpf2,
+from .dsp import (FASTMATH, array_max, fade_switch, LOG2_10_OVER_20, XFADE_MS, biquad_tdf2, butter_hpf2,
                   fast_exp2, fast_lin_to_db, fast_power_to_db, onepole_coeff, pow2_at_least,
                   tap_control, tap_reset)
 from .params import PID
@@ -180,14 +180,6 @@ def _clear_detector(st):
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
-def _fade(cur, on, step):
-    """Linear fade of a 0/1 switch, landing exactly on 0 and 1."""
-    if on >= 0.5:
-        return min(1.0, cur + step)
-    return max(0.0, cur - step)
-
-
-@njit(cache=True, fastmath=FASTMATH, inline="always")
 def settle_control(st, p, samplerate):
     c = st.coef
     first = c[C_LAST_ATT] < 0.0
@@ -252,8 +244,8 @@ def settle_control(st, p, samplerate):
     c[C_LINK] = p[PID.link] * 0.01
     # on/off and auto makeup fade; makeup ramps linearly in dB across the segment
     c[C_F0] = c[C_F1]
-    c[C_F1] = _fade(c[C_F1], p[PID.settle_on], c[C_FADE_STEP])
-    c[C_AUTO_F] = _fade(c[C_AUTO_F], p[PID.auto_makeup], c[C_FADE_STEP])
+    c[C_F1] = fade_switch(c[C_F1], p[PID.settle_on], c[C_FADE_STEP])
+    c[C_AUTO_F] = fade_switch(c[C_AUTO_F], p[PID.auto_makeup], c[C_FADE_STEP])
     mk = p[PID.makeup] + c[C_AUTO_F] * c[C_AUTO_DB]
     c[C_MK0] = mk if first else c[C_MK1]
     c[C_MK1] = mk
@@ -469,22 +461,11 @@ def _compress_linked_peak(x, key, start, count, phase, c, gr, gr2, applied, hold
         detector_db[ch] = lv
 
 
-@njit(cache=True, inline="always")
-def _max(a):
-    """a.max() for a non-empty 1-D array, without NumPy's reduction machinery
-    (which needs NRT; the chain kernel compiles without it)."""
-    m = a[0]
-    for i in range(1, a.shape[0]):
-        if a[i] > m:
-            m = a[i]
-    return m
-
-
 @njit(cache=True)
 def settle_meter_gr_db(st):
-    return _max(st.gr_db)
+    return array_max(st.gr_db)
 
 
 @njit(cache=True)
 def settle_meter_detector_db(st):
-    return _max(st.detector_db)
+    return array_max(st.detector_db)
