@@ -63,8 +63,8 @@ def open_audio(note_list: list, blocksize: int = 64):
                               client_name="uplift")
         session.start()
         cleanups.insert(0, session.stop)
-        from ui.demo import demo_signal
-        player = jack_host.NativePlayer(demo_signal(server.samplerate), name="uplift-demo")
+        from app.demo import generate
+        player = jack_host.NativePlayer(generate(server.samplerate), name="uplift-demo")
         player.start(["uplift:in_1", "uplift:in_2"])
         cleanups.insert(0, player.close)
         return session, cleanups, "JACK dummy server · generated demo playing"

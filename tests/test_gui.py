@@ -501,12 +501,12 @@ def test_quantize_stays_in_range():
 def test_window_on_a_live_jack_session(qtbot, jack_server):
     live = pytest.importorskip("app.live")
     from app import jack_host
-    from ui.demo import demo_signal
+    from app.demo import generate
     s = live.LiveSession(backend="jack", blocksize=64, no_connect=True,
                          client_name="uplift-guitest").start()
     player = None
     try:
-        player = jack_host.NativePlayer(demo_signal(48000, seconds=2.0), name="uplift-guidemo")
+        player = jack_host.NativePlayer(generate(48000), name="uplift-guidemo")
         player.start([f"{s.port_names['in_1'].split(':')[0]}:in_1",
                       f"{s.port_names['in_1'].split(':')[0]}:in_2"])
         w = MainWindow(s, session_info={"backend": "jack", "blocksize": s.blocksize})
