@@ -364,6 +364,22 @@ def wait_for(cond, timeout=5.0, what="condition"):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def send_until(raw, msgs, cond, what, tries=10):
+    """Send `msgs` (idempotent: the same target values) until `cond` holds. A JACK
+    connection takes effect asynchronously and a cycle missed under load drops that
+    cycle's events, so a single send may be lost in transit; the product is not."""
+    for attempt in range(tries):
+        for m in msgs:
+            raw.send(m)
+        raw.flush()
+        try:
+            wait_for(cond, timeout=1.0, what=what)
+            return
+        except AssertionError:
+            if attempt == tries - 1:
+                raise
+
+
 class RtmidiSender:
     """A second real JACK MIDI client: python-rtmidi output `ctl:out`."""
 
@@ -543,8 +559,8 @@ def test_jack_garbage_burst_ignored(jack_server, eng):
     try:
         assert inp.connected_to == raw.name
         p = BY_ID["amount"]
-        raw.send(cc(0, 20, 38))                      # meets 30 % (29.9): engaged
-        wait_for(lambda: eng.get("amount") == pos7(p, 38), what="engage")
+        send_until(raw, [cc(0, 20, 38)],             # meets 30 % (29.9): engaged
+                   lambda: eng.get("amount") == pos7(p, 38), "engage")
         rec.calls.clear()
         rng = random.Random(6)
         no_cc = [b for b in range(256) if not 0xB0 <= b <= 0xBF]
@@ -565,9 +581,8 @@ def test_jack_garbage_burst_ignored(jack_server, eng):
                 raw.send(deliberate[(i // 20) % len(deliberate)])
             else:
                 raw.send(bytes(rng.choice(no_cc) for _ in range(rng.randrange(1, 48))))
-        raw.send(cc(0, 21, 127))          # sync marker, after all of it
-        raw.flush()
-        wait_for(lambda: eng.get("auto_makeup") == 1.0, what="sync after garbage")
+        send_until(raw, [cc(0, 21, 127)],            # sync marker, after all of it
+                   lambda: eng.get("auto_makeup") == 1.0, "sync after garbage")
         assert rec.values("amount") == [] and eng.get("amount") == pos7(p, 38)
         # messy but valid: realtime bytes inside, running status
         raw.send(b"\xb0\xf8\x14\xfe\x32\x14\x33")
@@ -617,21 +632,9 @@ def test_jack_native_midi_in_through_live_session(jack_server):
         patch.connect(raw.name, "uplift:midi_in")
         p = BY_ID["release"]
         want = pos7(p, 33)
-        # A JACK cycle missed under load loses that cycle's events (and with them
-        # the soft-takeover crossing), so the sweep is repeated until it lands.
-        for attempt in range(10):
-            raw.send(b"\xf0\x00\x01")                # garbage first, then a sweep
-            raw.send(b"\x4a\x10")
-            for v in (0, 127, 33):
-                raw.send(cc(9, 74, v))
-            raw.flush()
-            try:
-                wait_for(lambda: s.get("release") == want, timeout=1.0,
-                         what="value through CLIENT:midi_in")
-                break
-            except AssertionError:
-                if attempt == 9:
-                    raise
+        # garbage first, then a sweep whose crossing engages soft takeover
+        send_until(raw, [b"\xf0\x00\x01", b"\x4a\x10"] + [cc(9, 74, v) for v in (0, 127, 33)],
+                   lambda: s.get("release") == want, "value through CLIENT:midi_in")
         idx = INDEX["release"]
         wait_for(lambda: s.engine.state.core.p_target[idx] == want,
                  what="the audio callback to drain the ring")
