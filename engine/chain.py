@@ -328,9 +328,14 @@ def _output(S, start, count, phase):
     c.dry_pos[0] = pos + count
 
 
-@njit(cache=True, fastmath=FASTMATH, _nrt=False)
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy", _nrt=False)
 def process(S, n):
-    """Process S.core.x[:, :n] into S.core.y[:, :n] (n <= max_block)."""
+    """Process S.core.x[:, :n] into S.core.y[:, :n] (n <= max_block).
+
+    error_model="numpy": a float division is a plain division (x/0 gives inf or
+    NaN, which the stages' guards handle), not a branch to a ZeroDivisionError
+    that could not be raised here anyway; the branch would also keep LLVM from
+    vectorising every loop that divides."""
     c = S.core
     ring_drain(c.ring_hdr, c.ring_slots, c.p_target, NUM_PARAMS)
     pos = 0

@@ -78,17 +78,25 @@ levels rest at 0 / 0 / silence). Switching on again clears the bank, runs it
 for D + WARM_MS while the output is still the delayed input (so every filter
 has rung up), then crossfades in over 10 ms: click-free, latency unchanged.
 
-Kernel layout: both channels share one vector axis of NL = 2·NFP lanes
-(channel 0's filters, then channel 1's; a mono engine leaves the second half
-at rest). All per-lane coefficients, state and gains live in one flat
-float32 block fb with compile-time row offsets (row r, lane k at r·NL + k),
-so LLVM vectorises the lane loop (80 lanes = 5 AVX-512 vectors) without
-run-time alias checks; the filter outputs go to a row of the same block and
-are copied to the synthesis delay line in a separate loop. The delay line is
-a time-major ring of rows: each sample writes its outputs as one row and
-gathers its output from older rows (every path is one sample longer than the
-bank was designed for, so a sample never reads its own row). Ring indices are
-unsigned, so no negative-index wraparound code sits in the loops.
+Kernel layout: both channels share one vector axis of NL = 2·NFP lanes,
+filter k of channel c at lane 2k + c (a mono engine leaves the odd lanes at
+rest). All per-lane coefficients, state and gains live in one flat float32
+block fb with compile-time row offsets (row r, lane j at r·NL + j). Each
+segment runs in three passes:
+
+* bank: lane groups of 16 (one AVX-512 vector) outside, samples inside, so a
+  group's 8 state vectors are carried in registers from sample to sample
+  (stored, never reloaded); sample i's outputs go to tile row R_T + i;
+* the tile rows go to the synthesis line, a time-major ring of rows (one per
+  sample), in one contiguous copy each;
+* synthesis: per sample, y_c = Σ_k g_k·out_{k,c}[n − d_k − 1]. Channel 0 and 1
+  of a filter are adjacent, so one 64-bit gather per filter fetches both
+  (40 gathered elements per frame instead of 80); every path is one sample
+  longer than the bank was designed for, so a sample never reads its own row.
+
+Measured on the target machine class (2-core AMD EPYC, AVX-512), stereo
+48 kHz, 16-sample segments: the bank ≈ 35 ns per frame (near the FMA
+throughput for 80 lanes × ~20 vector operations), DRIFT in all ≈ 90 ns.
 """
 from __future__ import annotations
 
@@ -99,7 +107,7 @@ import numpy as np
 from numba import njit
 
 from . import drift_bank
-from .dsp import FASTMATH, LOG2_10_OVER_20, fast_exp2, fast_power_to_db, onepole_coeff
+from .dsp import FASTMATH, LOG2_10_OVER_20, LOG2_E, f32_pair, fast_exp2, fast_power_to_db, onepole_coeff
 from .params import PID
 
 NUM_BANDS = drift_bank.NUM_BANDS
@@ -119,14 +127,21 @@ WARM_MS = 5.0                # after drift_on: bank runs D + this before the cro
 
 
 PER_BAND = 1                 # must equal drift_bank.PER_BAND (literal: Numba caches globals)
-NFP = 40                     # filter slots per channel, a multiple of 8 >= filters
-NL = 2 * NFP                 # lanes: channel 0's filters, then channel 1's (row stride of `fb`)
+NFP = 40                     # filter slots, a multiple of 8 >= filters
+NL = 2 * NFP                 # lanes: filter k channel c at lane 2k + c (row stride of `fb`)
 # rows of the flat block fb (each NL float32 wide); one flat array with
 # compile-time row offsets lets LLVM vectorise the lane loop without alias checks
 R_AR, R_AI, R_K4, R_PR, R_PI = 0, 1, 2, 3, 4
-R_S = 5                      # 8 state rows: stage s real at R_S + 2s, imag at R_S + 2s + 1
-R_PEAK, R_OUT, R_G0, R_DG, ROWS = 13, 14, 15, 16, 17
-LINE_SHIFT = 7               # synthesis delay line row stride 128 >= NL (a power of two)
+R_G0, R_DG = 5, 6            # per filter (columns 0..NFP-1): gain at segment start, its change
+R_S = 7                      # 8 state rows: stage s real at R_S + 2s, imag at R_S + 2s + 1
+R_PEAK, R_SCR = 15, 16       # R_SCR: scratch of drift_control
+R_X = 17                     # the segment's input: channel 0 at columns 0..15, channel 1 at 16..31
+# the synthesis line: a ring of rows, one per sample, NL lanes each; LINE_SHIFT
+# is log2 of the row stride in float32 (>= NL, a power of two)
+R_T = 18                     # tile: sample i's synthesis outputs at row R_T + i
+ROWS = R_T + CONTROL
+GROUP = 16                   # lanes per bank group (one AVX-512 vector); NL is a multiple
+LINE_SHIFT = 7
 
 
 class DriftState(NamedTuple):
@@ -145,8 +160,9 @@ class DriftState(NamedTuple):
     att_coef: np.ndarray       # [NUM_BANDS] attack coefficient per tick (for misc[M_ATT])
     power: np.ndarray          # [nf] scratch: max |z_k|² of the last segment over channels
     fb: np.ndarray             # float32 [ROWS·NL]: coefficients, state, scratch, gains (lane-major rows)
-    roff: np.ndarray           # int64 [NL] (d_k + 1)·2^LINE_SHIFT − lane: read-behind offset in `line`
+    roff: np.ndarray           # int64 [NFP] (d_k + 1)·2^(LINE_SHIFT−1) − k: read-behind offset in `pairs`
     line: np.ndarray           # float32 [L·2^LINE_SHIFT]: ring of rows (one per sample, NL lanes)
+    pairs: np.ndarray          # uint64 view of `line`: filter k's (channel 0, channel 1) outputs
     dry: np.ndarray            # float64 [ch, L] dry delay (drift_on crossfade)
     misc: np.ndarray           # float64 [M_LEN]
     cfg: np.ndarray            # float64 [6]: samplerate, D, nf, k0, heat up / down coefficients
@@ -168,7 +184,9 @@ def drift_alloc(samplerate: float, channels: int, max_block: int) -> DriftState:
     assert channels <= 2
     assert np.all(np.diff(bank.delay) >= 0)
     k0 = int(np.sum(bank.delay == 0))
-    L = _pow2_at_least(max(int(bank.delay.max()) + 1, D) + 1)
+    # each segment writes all its rows before it reads: the rings hold the
+    # longest delay plus one segment
+    L = _pow2_at_least(max(int(bank.delay.max()) + 1, D) + CONTROL)
     pos = bank.band_pos
     lo = np.clip(np.floor(pos + 1e-9), 0, NUM_BANDS - 1).astype(np.int64)
     hi = np.clip(np.ceil(pos - 1e-9), 0, NUM_BANDS - 1).astype(np.int64)
@@ -180,14 +198,14 @@ def drift_alloc(samplerate: float, channels: int, max_block: int) -> DriftState:
     w = bank.gain * bank.phase
     fb = np.zeros(ROWS * NL, np.float32)
     for ch in range(2):
-        o = ch * NFP
-        fb[R_AR * NL + o:R_AR * NL + o + nf] = bank.coef.real
-        fb[R_AI * NL + o:R_AI * NL + o + nf] = bank.coef.imag
-        fb[R_K4 * NL + o:R_K4 * NL + o + nf] = bank.norm ** drift_bank.ORDER
-        fb[R_PR * NL + o:R_PR * NL + o + nf] = w.real
-        fb[R_PI * NL + o:R_PI * NL + o + nf] = w.imag
-    d_lane = np.r_[bank.delay, np.zeros(NFP - nf)].astype(np.int64)
-    d_lane = np.r_[d_lane, d_lane]
+        lanes = 2 * np.arange(nf) + ch
+        fb[R_AR * NL + lanes] = bank.coef.real
+        fb[R_AI * NL + lanes] = bank.coef.imag
+        fb[R_K4 * NL + lanes] = bank.norm ** drift_bank.ORDER
+        fb[R_PR * NL + lanes] = w.real
+        fb[R_PI * NL + lanes] = w.imag
+    d = np.r_[bank.delay, np.zeros(NFP - nf)].astype(np.int64)
+    line = np.zeros(L << LINE_SHIFT, np.float32)
     st = DriftState(
         lift_db=np.zeros(NUM_BANDS), heat=np.zeros(NUM_BANDS),
         level_db=np.full(NUM_BANDS, -240.0), target_db=np.zeros(NUM_BANDS),
@@ -196,8 +214,8 @@ def drift_alloc(samplerate: float, channels: int, max_block: int) -> DriftState:
         det=det, band_lo=lo, band_hi=hi, delay=bank.delay.astype(np.int64),
         gain=np.ones(nf, np.float32), gain_db=np.zeros(nf), att_coef=np.zeros(NUM_BANDS),
         power=np.zeros(nf), fb=fb,
-        roff=((d_lane + 1) << LINE_SHIFT) - np.arange(NL),
-        line=np.zeros(L << LINE_SHIFT, np.float32),
+        roff=((d + 1) << (LINE_SHIFT - 1)) - np.arange(NFP),
+        line=line, pairs=line.view(np.uint64),
         dry=np.zeros((channels, L)),
         misc=np.zeros(M_LEN),
         cfg=np.array([sr, float(D), float(nf), float(k0),
@@ -216,7 +234,7 @@ def drift_latency(samplerate):
 @njit(cache=True)
 def _clear_bank(st):
     """Filter state, peaks and the synthesis line (not the dry delay)."""
-    for i in range(R_S * NL, (R_OUT + 1) * NL):
+    for i in range(R_S * NL, ROWS * NL):
         st.fb[i] = 0.0
     st.line[:] = 0.0
 
@@ -256,10 +274,11 @@ def drift_reset(st):
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
 def _one_minus_exp_neg(x):
-    """1 − e^(−x) for x >= 0; a series for small x (release coefficients every tick)."""
-    if x < 0.03:
-        return x * (1.0 - 0.5 * x * (1.0 - x / 3.0 * (1.0 - 0.25 * x)))
-    return 1.0 - math.exp(-x)
+    """1 − e^(−x) for x >= 0 (release coefficients every tick): a series for small
+    x, else through fast_exp2 (relative error < 1e-5); branch-free, so the band
+    loop vectorises."""
+    series = x * (1.0 - 0.5 * x * (1.0 - x / 3.0 * (1.0 - 0.25 * x)))
+    return series if x < 0.03 else 1.0 - fast_exp2(-x * LOG2_E)
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
@@ -333,24 +352,24 @@ def drift_control(st, p, samplerate):
     power = st.power
     for k in range(nf):
         power[k] = 0.0
+    # Lanes at rest (a mono engine's channel 1) read 0 and change nothing.
     nbad = 0
-    for ch in range(nch):
-        o = ch * NFP
-        for k in range(nf):
-            j = o + k
-            v = np.float64(fb[R_PEAK * NL + j])
-            sv = np.float64(fb[(R_S + 6) * NL + j]) + np.float64(fb[(R_S + 7) * NL + j])
-            ok = math.isfinite(v) and math.isfinite(sv)
-            nbad += 0 if ok else 1
-            pk = power[k]
-            power[k] = v if (ok and v > pk) else pk
-            fb[R_PEAK * NL + j] = 0.0
-    for ch in range(nch):
-        o = ch * NFP
-        for r in range(R_S, R_S + 8):
-            for k in range(nf):
-                j = r * NL + o + k
-                fb[j] = np.float32(0.0) if power[k] < FLUSH_POWER else fb[j]
+    for j in range(NL):
+        v = fb[R_PEAK * NL + j]
+        sv = fb[(R_S + 6) * NL + j] + fb[(R_S + 7) * NL + j]
+        ok = math.isfinite(v) and math.isfinite(sv)
+        nbad += 0 if ok else 1
+        fb[R_SCR * NL + j] = v if ok else np.float32(0.0)
+        fb[R_PEAK * NL + j] = 0.0
+    for k in range(nf):
+        power[k] = np.float64(max(fb[R_SCR * NL + 2 * k], fb[R_SCR * NL + 2 * k + 1]))
+    for k in range(nf):
+        keep = np.float32(0.0) if power[k] < FLUSH_POWER else np.float32(1.0)
+        fb[R_SCR * NL + 2 * k] = keep
+        fb[R_SCR * NL + 2 * k + 1] = keep
+    for r in range(R_S, R_S + 8):
+        for j in range(NL):
+            fb[r * NL + j] *= fb[R_SCR * NL + j]
     bad = nbad != 0
     if bad:
         _clear_signal(st)
@@ -387,7 +406,7 @@ def drift_control(st, p, samplerate):
         tgt[b] = drift_static_lift(lvl, thr + ta * tilt[b], slope, max_lift)
     tgt[nb - 1] = drift_static_lift(max(lv[nb - 1], lv[nb - 2] - SPREAD_DB),
                                     thr + ta * tilt[nb - 1], slope, max_lift)
-    # --- spread the smallest lift one band each way, then ballistics and heat
+    # --- ballistics and heat (selects, no branches: the band loop vectorises)
     att = p[PID.drift_attack]
     if att != st.misc[M_ATT]:
         # the band's own detection delay is part of the measured attack
@@ -399,42 +418,34 @@ def drift_control(st, p, samplerate):
     x_rel = CONTROL * 1000.0 / (p[PID.drift_release] * samplerate)
     h_up = st.cfg[4]
     h_dn = st.cfg[5]
+    inv_max = 1.0 / max_lift if max_lift > 0.0 else 0.0
     for b in range(nb):
         tgt = st.target_db[b]
         lift = st.lift_db[b]
         h = st.heat[b]
-        if tgt < lift:
-            lift += st.att_coef[b] * (tgt - lift)
-        elif tgt > lift:
-            lift += _one_minus_exp_neg(x_rel / (1.0 + mem * h)) * (tgt - lift)
-        if abs(lift) < 1e-9:
-            lift = 0.0
+        # attack while the lift falls, release (lengthened by heat) while it rises
+        coef = st.att_coef[b] if tgt < lift else _one_minus_exp_neg(x_rel / (1.0 + mem * h))
+        lift += coef * (tgt - lift)
+        lift = 0.0 if abs(lift) < 1e-9 else lift
         st.lift_db[b] = lift
-        u = lift / max_lift if max_lift > 0.0 else 0.0
-        u = min(max(u, 0.0), 1.0)
+        u = min(max(lift * inv_max, 0.0), 1.0)
         h += (h_up if u > h else h_dn) * (u - h)
-        if h < 1e-9:
-            h = 0.0
-        st.heat[b] = h
+        st.heat[b] = 0.0 if h < 1e-9 else h
     # --- per-filter gains for the next segment (exp only where the lift moved)
     c = LOG2_10_OVER_20 * 0.5          # mean of two lifts in dB -> log2 of the gain
     if PER_BAND == 1:
-        # every gain, branch-free, into the (free between segments) R_OUT row: a loop
+        # every gain, branch-free, into the (free between segments) R_SCR row: a loop
         # LLVM vectorises. The same function of the same lift as computing it only
         # when the lift moved, so the result is identical (fast_exp2(0) is exactly 1).
         for k in range(nf):
-            fb[R_OUT * NL + k] = np.float32(fast_exp2(c * (2.0 * st.lift_db[k])))
+            fb[R_SCR * NL + k] = np.float32(fast_exp2(c * (2.0 * st.lift_db[k])))
         for k in range(nf):
             g_old = st.gain[k]
-            g_new = fb[R_OUT * NL + k]
+            g_new = fb[R_SCR * NL + k]
             st.gain_db[k] = 2.0 * st.lift_db[k]
             st.gain[k] = g_new
             fb[R_G0 * NL + k] = g_old
             fb[R_DG * NL + k] = g_new - g_old
-        for ch in range(1, nch):
-            for k in range(nf):
-                fb[R_G0 * NL + ch * NFP + k] = fb[R_G0 * NL + k]
-                fb[R_DG * NL + ch * NFP + k] = fb[R_DG * NL + k]
         return
     for k in range(nf):
         ldb = st.lift_db[st.band_lo[k]] + st.lift_db[st.band_hi[k]]
@@ -444,103 +455,121 @@ def drift_control(st, p, samplerate):
             st.gain_db[k] = ldb
             g_new = np.float32(fast_exp2(c * ldb)) if ldb != 0.0 else np.float32(1.0)
         st.gain[k] = g_new
-        for ch in range(nch):
-            fb[R_G0 * NL + ch * NFP + k] = g_old
-            fb[R_DG * NL + ch * NFP + k] = g_new - g_old
+        fb[R_G0 * NL + k] = g_old
+        fb[R_DG * NL + k] = g_new - g_old
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
 def drift_process(st, p, x, start, count, phase):
-    """In place on x[ch, start:start+count]; the segment lies inside one control period."""
+    """In place on x[ch, start:start+count]; the segment lies inside one control period.
+
+    Three passes over the segment: the bank (state in registers, outputs to the
+    tile rows), the tile into the synthesis ring, then per sample the synthesis
+    sum y = Σ_k g_k·out_k[n − d_k − 1] and the drift_on crossfade."""
     nch = x.shape[0]
     mask = st.dry.shape[1] - 1
     D = int(st.cfg[1])
     pos0 = int(st.misc[M_POS])
     dry = st.dry
     st.misc[M_POS] = float((pos0 + count) & mask)
+    for ch in range(nch):
+        for i in range(count):
+            dry[ch, np.uint64((pos0 + i) & mask)] = x[ch, start + i]
     if st.misc[M_BANK] == 0.0:
         # off: the input delayed by D, bit-exact, and no filterbank work
         for ch in range(nch):
             for i in range(count):
-                pos = pos0 + i
-                dry[ch, np.uint64(pos & mask)] = x[ch, start + i]
-                x[ch, start + i] = dry[ch, np.uint64((pos - D) & mask)]
+                x[ch, start + i] = dry[ch, np.uint64((pos0 + i - D) & mask)]
         return
+    v = st.fb
+    for i in range(count):
+        v[R_X * NL + i] = np.float32(x[0, start + i])
+        v[R_X * NL + CONTROL + i] = np.float32(x[1, start + i]) if nch > 1 else np.float32(0.0)
+    _bank_segment(v, count)
+    line = st.line
+    pairs = st.pairs
+    roff = st.roff
+    pmask = pairs.shape[0] - 1
+    nl = 2 * roff.shape[0]
+    for i in range(count):
+        # run-time trip count (2·NFP = NL): with the literal NL, LLVM unrolls this
+        # copy fully and, unable to rule out line/fb aliasing, leaves scalar moves
+        base = ((pos0 + i) & mask) << LINE_SHIFT
+        for k in range(nl):
+            line[np.uint64(base + k)] = v[np.uint64((R_T + i) * NL + k)]
     w0 = st.misc[M_W0]
     w1 = st.misc[M_W1]
     full = w0 == 1.0 and w1 == 1.0
-    v = st.fb
-    line = st.line
-    roff = st.roff
-    lmask = line.shape[0] - 1
-    nl = roff.shape[0]
     inv = np.float32(1.0 / CONTROL)
     for i in range(count):
         n = start + i
         pos = pos0 + i
-        base = (pos & mask) << LINE_SHIFT
+        base = (pos & mask) << (LINE_SHIFT - 1)
         t = np.float32(phase + i + 1) * inv
-        # every path is delayed by d_k + 1 >= 1 samples: gather this sample's
-        # synthesis from older rows, then write this sample's outputs as row `pos`
+        # every path is delayed by d_k + 1 >= 1 samples, so this reads rows
+        # written by earlier samples only; one 64-bit gather per filter fetches
+        # both channels' outputs (adjacent lanes)
         acc0 = np.float32(0.0)
-        for k in range(NFP):
-            acc0 += (v[R_G0 * NL + k] + v[R_DG * NL + k] * t) * \
-                line[np.uint64((base - roff[k]) & lmask)]
         acc1 = np.float32(0.0)
-        if nch > 1:
-            for k in range(NFP, NL):
-                acc1 += (v[R_G0 * NL + k] + v[R_DG * NL + k] * t) * \
-                    line[np.uint64((base - roff[k]) & lmask)]
-        x0 = np.float32(x[0, n])
-        x1 = np.float32(x[1, n]) if nch > 1 else np.float32(0.0)
-        _bank_step(v, x0, x1)
-        # run-time trip count (roff has NL lanes): with the literal NL, LLVM unrolls
-        # this copy fully and, unable to rule out line/fb aliasing, leaves 80 scalar
-        # moves; as a loop it is vectorised behind one run-time overlap check
-        for k in range(nl):
-            line[np.uint64(base + k)] = v[R_OUT * NL + k]
-        for ch in range(nch):
-            xin = x[ch, n]
-            wet = np.float64(acc0) if ch == 0 else np.float64(acc1)
-            dry[ch, np.uint64(pos & mask)] = xin
-            if full:
-                x[ch, n] = wet
-            else:
+        for k in range(NFP):
+            g = v[R_G0 * NL + k] + v[R_DG * NL + k] * t
+            o0, o1 = f32_pair(pairs[np.uint64((base - roff[k]) & pmask)])
+            acc0 += g * o0
+            acc1 += g * o1
+        if full:
+            x[0, n] = np.float64(acc0)
+            if nch > 1:
+                x[1, n] = np.float64(acc1)
+        else:
+            w = w1
+            if w1 != w0:
+                w = w0 + (w1 - w0) * ((phase + i + 1) / CONTROL)
+            for ch in range(nch):
+                wet = np.float64(acc0) if ch == 0 else np.float64(acc1)
                 dly = dry[ch, np.uint64((pos - D) & mask)]
-                w = w1
-                if w1 != w0:
-                    w = w0 + (w1 - w0) * ((phase + i + 1) / CONTROL)
                 x[ch, n] = dly + w * (wet - dly)
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
-def _bank_step(v, x0, x1):
-    """One sample through every filter of both channels (lanes < NFP take x0, the
-    rest x1), vectorised over the lanes; the synthesis outputs go to row R_OUT."""
-    for k in range(NL):
-        xf = x0 if k < NFP else x1
-        ar = v[R_AR * NL + k]
-        ai = v[R_AI * NL + k]
-        yr = v[R_K4 * NL + k] * xf + ar * v[(R_S + 0) * NL + k] - ai * v[(R_S + 1) * NL + k]
-        yi = ar * v[(R_S + 1) * NL + k] + ai * v[(R_S + 0) * NL + k]
-        v[(R_S + 0) * NL + k] = yr
-        v[(R_S + 1) * NL + k] = yi
-        ur = yr + ar * v[(R_S + 2) * NL + k] - ai * v[(R_S + 3) * NL + k]
-        yi = yi + ar * v[(R_S + 3) * NL + k] + ai * v[(R_S + 2) * NL + k]
-        yr = ur
-        v[(R_S + 2) * NL + k] = yr
-        v[(R_S + 3) * NL + k] = yi
-        ur = yr + ar * v[(R_S + 4) * NL + k] - ai * v[(R_S + 5) * NL + k]
-        yi = yi + ar * v[(R_S + 5) * NL + k] + ai * v[(R_S + 4) * NL + k]
-        yr = ur
-        v[(R_S + 4) * NL + k] = yr
-        v[(R_S + 5) * NL + k] = yi
-        ur = yr + ar * v[(R_S + 6) * NL + k] - ai * v[(R_S + 7) * NL + k]
-        yi = yi + ar * v[(R_S + 7) * NL + k] + ai * v[(R_S + 6) * NL + k]
-        yr = ur
-        v[(R_S + 6) * NL + k] = yr
-        v[(R_S + 7) * NL + k] = yi
-        e = yr * yr + yi * yi
-        pk = v[R_PEAK * NL + k]
-        v[R_PEAK * NL + k] = e if e > pk else pk
-        v[R_OUT * NL + k] = v[R_PR * NL + k] * yr - v[R_PI * NL + k] * yi
+def _bank_segment(v, count):
+    """`count` samples through every filter of both channels: even lanes take
+    channel 0 (row R_X, columns 0..15), odd lanes channel 1 (columns 16..31);
+    sample i's synthesis outputs Re(w_k·z_k) go to row R_T + i.
+
+    Lane groups of 16 outside, samples inside: a group's 8 state vectors are
+    carried in registers from sample to sample (LLVM still stores them each
+    sample, but never reloads them)."""
+    for g in range(NL // GROUP):
+        for i in range(count):
+            x0 = v[R_X * NL + i]
+            x1 = v[R_X * NL + CONTROL + i]
+            for kk in range(GROUP):
+                k = g * GROUP + kk
+                xf = x0 if (k & 1) == 0 else x1
+                ar = v[R_AR * NL + k]
+                ai = v[R_AI * NL + k]
+                yr = v[R_K4 * NL + k] * xf + ar * v[(R_S + 0) * NL + k] - ai * v[(R_S + 1) * NL + k]
+                yi = ar * v[(R_S + 1) * NL + k] + ai * v[(R_S + 0) * NL + k]
+                v[(R_S + 0) * NL + k] = yr
+                v[(R_S + 1) * NL + k] = yi
+                ur = yr + ar * v[(R_S + 2) * NL + k] - ai * v[(R_S + 3) * NL + k]
+                yi = yi + ar * v[(R_S + 3) * NL + k] + ai * v[(R_S + 2) * NL + k]
+                yr = ur
+                v[(R_S + 2) * NL + k] = yr
+                v[(R_S + 3) * NL + k] = yi
+                ur = yr + ar * v[(R_S + 4) * NL + k] - ai * v[(R_S + 5) * NL + k]
+                yi = yi + ar * v[(R_S + 5) * NL + k] + ai * v[(R_S + 4) * NL + k]
+                yr = ur
+                v[(R_S + 4) * NL + k] = yr
+                v[(R_S + 5) * NL + k] = yi
+                ur = yr + ar * v[(R_S + 6) * NL + k] - ai * v[(R_S + 7) * NL + k]
+                yi = yi + ar * v[(R_S + 7) * NL + k] + ai * v[(R_S + 6) * NL + k]
+                yr = ur
+                v[(R_S + 6) * NL + k] = yr
+                v[(R_S + 7) * NL + k] = yi
+                e = yr * yr + yi * yi
+                pk = v[R_PEAK * NL + k]
+                v[R_PEAK * NL + k] = e if e > pk else pk
+                # i & 15 == i (count <= 16): without the mask LLVM cannot bound the
+                # tile row, assumes it may overlap the state and does not vectorise
+                v[(R_T + (i & (CONTROL - 1))) * NL + k] = v[R_PR * NL + k] * yr - v[R_PI * NL + k] * yi

@@ -90,9 +90,32 @@ def _i64_as_f64(typingctx, x):
     return types.float64(x), codegen
 
 
+@intrinsic
+def _u64_halves_as_f32(typingctx, x):
+    if not isinstance(x, types.Integer) or x.bitwidth != 64:
+        return None
+
+    def codegen(context, builder, sig, args):
+        i32 = ir.IntType(32)
+        lo = builder.bitcast(builder.trunc(args[0], i32), ir.FloatType())
+        hi = builder.bitcast(builder.trunc(builder.lshr(args[0], ir.Constant(args[0].type, 32)), i32),
+                             ir.FloatType())
+        return context.make_tuple(builder, sig.return_type, (lo, hi))
+
+    return types.UniTuple(types.float32, 2)(x), codegen
+
+
+@njit(cache=True, inline="always")
+def f32_pair(u):
+    """The two float32 stored in the 64-bit word u, (lower address, higher address):
+    one 64-bit load (or gather) fetches both."""
+    return _u64_halves_as_f32(u)
+
+
 _INV_LN2_X2 = 2.0 / math.log(2.0)
 _SQRT2 = math.sqrt(2.0)
 LOG2_10_OVER_20 = math.log2(10.0) / 20.0     # dB -> log2 of the linear gain
+LOG2_E = 1.0 / math.log(2.0)                 # e^x = 2^(x·LOG2_E)
 DB_PER_LOG2 = 20.0 * math.log10(2.0)         # 6.0206 dB per octave of amplitude
 
 
