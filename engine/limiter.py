@@ -12,6 +12,15 @@ sample times the gain never exceeds c (Signalsmith-style lookahead limiter).
 A final clamp to just under c catches rounding, the fade-in after
 `limiter_on`, and a ceiling that moves while a peak is in flight.
 
+Quiet segments: when no sample in any window of the segment exceeds the
+ceiling (window maxima from per-control-period maxima, a bound from above),
+the gain is at rest (env = 1) and the box holds only ones, every required
+gain is 1 and the per-sample detector would change nothing. Such a segment
+skips the detector: the gain applied is the same g = min(s/(D+1), 1) the
+detector would compute, so the output is bit-identical; the sliding maximum
+is rebuilt from the delay line when a loud segment comes. Most programme
+material sits below the ceiling nearly all the time.
+
 The delay is in the path whether the limiter is on or off, so latency is
 constant. Fully off (after its fade) the limiter is that delay and nothing
 else; switching on again restarts the detector from the peaks already in the
@@ -36,7 +45,10 @@ CONTROL_BLOCK = 16
 #: clamp just under the ceiling: float32 output rounding can add half an ulp
 CLAMP_MARGIN = 1.0 - 2.0 ** -22
 
-C_C0, C_C1, C_REL, C_F0, C_F1, C_FADE_STEP, C_INIT, C_CEIL_DB, C_IDLE, C_LEN = range(10)
+C_C0, C_C1, C_REL, C_F0, C_F1, C_FADE_STEP, C_INIT, C_CEIL_DB, C_IDLE, C_ONES, C_STALE, C_LEN = range(12)
+# C_ONES: samples since env was last below 1 (box entries that are exactly 1);
+# C_STALE: the sliding maximum missed quiet segments and must be rebuilt
+PERIODS = 16                 # ring of per-control-period maxima (> D/16 + 1 periods)
 
 
 class LimiterState(NamedTuple):
@@ -50,6 +62,7 @@ class LimiterState(NamedTuple):
     sm_vals: np.ndarray
     sm_idx: np.ndarray
     sm_ht: np.ndarray
+    pmax: np.ndarray           # [PERIODS] max over channels of |x| per control period, by period index
     gr_db: np.ndarray          # [channels] meter
 
 
@@ -57,10 +70,11 @@ def limiter_alloc(samplerate: float, channels: int, max_block: int) -> LimiterSt
     d = limiter_latency(samplerate)
     size = pow2_at_least(d + 2)
     vals, idx, ht = slidemax_alloc(1, d + 1)
+    assert d // CONTROL_BLOCK + 2 <= PERIODS
     return LimiterState(delay=np.full(1, d, np.int64), coef=np.zeros(C_LEN), line=np.zeros((channels, size)),
                         box=np.ones(size), sums=np.zeros(1), env=np.ones(1),
                         pos=np.zeros(1, np.int64), sm_vals=vals, sm_idx=idx, sm_ht=ht,
-                        gr_db=np.zeros(channels))
+                        pmax=np.zeros(PERIODS), gr_db=np.zeros(channels))
 
 
 @njit(cache=True)
@@ -77,6 +91,8 @@ def limiter_reset(st):
     st.env[0] = 1.0
     st.pos[0] = 0
     slidemax_reset(st.sm_vals, st.sm_idx, st.sm_ht)
+    st.pmax[:] = 0.0
+    st.coef[C_ONES] = st.box.shape[0]
     st.gr_db[:] = 0.0
 
 
@@ -114,14 +130,24 @@ def limiter_control(st, p, samplerate):
 @njit(cache=True)
 def _restart(st, pos0, D, nch):
     """Switched on again: the detector starts over from the peaks in the delay line
-    (the D samples still to come out), with the gain at rest."""
+    (the D samples still to come out), with the gain at rest. The period maxima
+    were not kept while off: +inf until they are rewritten."""
     bmask = st.box.shape[0] - 1
-    mask = st.line.shape[1] - 1
     for k in range(D + 1):
         st.box[(pos0 - 1 - k) & bmask] = 1.0
     st.env[0] = 1.0
     st.sums[0] = float(D + 1)
+    st.coef[C_ONES] = D + 1
+    st.pmax[:] = np.inf
+    _rebuild_detector(st, pos0, D, nch)
+
+
+@njit(cache=True)
+def _rebuild_detector(st, pos0, D, nch):
+    """The sliding maximum over the D samples before pos0, from the delay line."""
+    mask = st.line.shape[1] - 1
     slidemax_reset(st.sm_vals, st.sm_idx, st.sm_ht)
+    st.coef[C_STALE] = 0.0
     for k in range(D, 0, -1):
         n = pos0 - k
         a = 0.0
@@ -130,6 +156,19 @@ def _restart(st, pos0, D, nch):
             if v > a:
                 a = v
         slidemax_push(st.sm_vals, st.sm_idx, st.sm_ht, 0, n, a, D + 1)
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def _apply(y, f, ge, on, ceil):
+    """The delayed sample y times the faded gain ge, clamped to ±ceil while on."""
+    if f != 0.0:
+        y *= ge
+    if on:
+        if y > ceil:
+            y = ceil
+        elif y < -ceil:
+            y = -ceil
+    return y
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
@@ -166,6 +205,45 @@ def limiter_process(st, p, x, start, count, phase):
         s = st.sums[0]
         env = st.env[0]
     inv_n = 1.0 / (D + 1)
+    # this segment's peak, and a bound on every window: the maxima of the
+    # control periods the D samples before it fall in (this one's so far included)
+    seg = 0.0
+    for ch in range(nch):
+        for i in range(count):
+            v = abs(x[ch, start + i])
+            seg = v if v > seg else seg
+    per = (pos0 - phase) // CONTROL_BLOCK
+    pm = st.pmax
+    if phase == 0:
+        pm[per % PERIODS] = 0.0
+    wmax = seg
+    for q in range((pos0 - D) // CONTROL_BLOCK, per + 1):
+        wmax = max(wmax, pm[q % PERIODS])
+    pm[per % PERIODS] = max(pm[per % PERIODS], seg)
+    if env == 1.0 and c[C_ONES] >= D + 1 and wmax <= min(c0, c1):
+        # quiet: every required gain is 1, env stays 1, each box term adds
+        # 1 − 1 = 0 to s; the gain below is what the detector would give
+        g = min(s * inv_n, 1.0)
+        for i in range(count):
+            n = pos0 + i
+            r = (phase + i + 1) / CONTROL_BLOCK
+            ceil = c0 + (c1 - c0) * r
+            f = f0 + (f1 - f0) * r
+            st.box[n & bmask] = 1.0
+            ge = 1.0 - f * (1.0 - g)
+            for ch in range(nch):
+                line[ch, n & mask] = x[ch, start + i]
+                x[ch, start + i] = _apply(line[ch, (n - D) & mask], f, ge, on, ceil)
+        c[C_ONES] += count
+        c[C_STALE] = 1.0
+        st.pos[0] = pos0 + count
+        gr = -fast_lin_to_db(1.0 - f1 * (1.0 - g))
+        for ch in range(nch):
+            st.gr_db[ch] = gr
+        return
+    if c[C_STALE] != 0.0:
+        _rebuild_detector(st, pos0, D, nch)
+    ones = c[C_ONES]
     g = 1.0
     for i in range(count):
         n = pos0 + i
@@ -182,23 +260,15 @@ def limiter_process(st, p, x, start, count, phase):
         env = env + a_rel * (req - env)
         if req < env:
             env = req
+        ones = ones + 1.0 if env == 1.0 else 0.0
         s += env - st.box[(n - D - 1) & bmask]
         st.box[n & bmask] = env
-        g = s * inv_n
-        if g > 1.0:
-            g = 1.0
+        g = min(s * inv_n, 1.0)
         ge = 1.0 - f * (1.0 - g)
         for ch in range(nch):
             line[ch, n & mask] = x[ch, start + i]
-            y = line[ch, (n - D) & mask]
-            if f != 0.0:
-                y *= ge
-            if on:
-                if y > ceil:
-                    y = ceil
-                elif y < -ceil:
-                    y = -ceil
-            x[ch, start + i] = y
+            x[ch, start + i] = _apply(line[ch, (n - D) & mask], f, ge, on, ceil)
+    c[C_ONES] = ones
     st.env[0] = env
     st.sums[0] = s
     st.pos[0] = pos0 + count

@@ -41,6 +41,100 @@ def test_limiter_level_and_curve(eng):
                - (-6)) < 1e-9
 
 
+def _limiter_reference(x, ceil, sr=SR):
+    """engine/limiter.py's algorithm in float64 numpy, sample by sample: sliding
+    max over D+1, required gain, instant attack / one-pole release, box average
+    over D+1, applied to the input delayed by D, clamped. `ceil`: the linear
+    ceiling, a number or one value per sample."""
+    from engine.limiter import CLAMP_MARGIN, LOOKAHEAD_MS, RELEASE_MS
+    D = int(np.floor(LOOKAHEAD_MS * 1e-3 * sr + 0.5))
+    n = x.shape[1]
+    c = np.broadcast_to(np.asarray(ceil, np.float64), (n,))
+    a_rel = 1.0 - np.exp(-1000.0 / (RELEASE_MS * sr))
+    a = np.max(np.abs(x), axis=0)
+    env, box, y = 1.0, np.ones(n + D + 1), np.zeros_like(x)
+    xd = np.concatenate([np.zeros((x.shape[0], D)), x], axis=1)
+    for i in range(n):
+        peak = a[max(0, i - D): i + 1].max()
+        req = 1.0 if peak <= c[i] else c[i] / peak
+        env = min(env + a_rel * (req - env), req)
+        box[i + D + 1] = env
+        g = min(box[i + 1: i + D + 2].mean(), 1.0)
+        y[:, i] = np.clip(xd[:, i] * g, -c[i], c[i])
+    return y
+
+
+@pytest.mark.parametrize("block", [64, 7])
+def test_limiter_matches_reference_through_quiet_and_loud(eng, block):
+    """Long quiet stretches (the limiter's quiet path) broken by peaks over the
+    ceiling at every position in the 16-sample control period, single-sample
+    spikes and short bursts: the output follows the reference within float32
+    rounding, so neither a peak slipping through the quiet path (it would be
+    hard-clipped instead of gain-reduced) nor a stale detector goes unseen."""
+    rng = np.random.default_rng(11)
+    n = SR // 2
+    x = rng.standard_normal((2, n)) * 10 ** (-30 / 20)
+    at = 2000
+    for k in range(16):
+        at += 700 + k
+        x[k % 2, at] = 0.95 * (-1) ** k                       # spike, one channel
+        if k % 4 == 0:
+            t = np.arange(240) / SR
+            x[:, at + 300: at + 540] += 0.9 * np.sin(2 * np.pi * 1000 * t)
+    ceiling = -6.0
+    configure(eng, limiter_on=1, ceiling=ceiling, settle_on=0)
+    lat = eng.latency_samples
+    y = np.concatenate([eng.process(x[:, i:i + block].T.astype(np.float32)).T
+                        for i in range(0, n, block)], axis=1).astype(np.float64)
+    from engine.limiter import limiter_latency
+    pre = lat - limiter_latency(SR)          # DRIFT (off) delays before the limiter
+    from engine.limiter import CLAMP_MARGIN
+    ref = _limiter_reference(x.astype(np.float32).astype(np.float64),
+                             10 ** (ceiling / 20) * CLAMP_MARGIN)
+    got = y[:, pre:]
+    assert np.max(np.abs(got - ref[:, :n - pre])) < 2e-6
+    assert np.max(np.abs(y)) > 0.45                       # peaks did reach the limiter
+
+
+def test_limiter_ceiling_drop_after_quiet_stretch():
+    """The limiter stage alone, 16-sample segments: a burst at -8 dBFS under a
+    0 dB ceiling ends exactly where the ceiling steps to -12 dB. The next
+    segment is quiet, but the window behind it still holds the burst, now over
+    the ceiling: the quiet path must not be taken (it would leave the gain at
+    1 through the release that follows)."""
+    from numba import njit
+    from engine.limiter import (CLAMP_MARGIN, CONTROL_BLOCK, limiter_alloc, limiter_control,
+                                limiter_process, limiter_reset)
+    from engine.params import DEFAULTS, PID
+
+    @njit
+    def run_stage(st, p, x, at, ceiling_db):
+        for pos in range(0, x.shape[1], CONTROL_BLOCK):
+            if pos == at:
+                p[PID.ceiling] = ceiling_db
+            limiter_control(st, p, 48000.0)
+            limiter_process(st, p, x, pos, CONTROL_BLOCK, 0)
+
+    rng = np.random.default_rng(5)
+    n, at = 16 * 800, 16 * 200
+    x = rng.standard_normal((2, n)) * 10 ** (-30 / 20)
+    x[:, at - 400:at] = 0.4 * np.sin(2 * np.pi * 1000 * np.arange(400) / SR)
+    st = limiter_alloc(SR, 2, 64)
+    limiter_reset(st)
+    p = DEFAULTS.copy()
+    p[PID.limiter_on], p[PID.ceiling] = 1.0, 0.0
+    y = x.copy()
+    run_stage(st, p, y, at, -12.0)
+    c0, c1 = CLAMP_MARGIN, 10 ** (-12 / 20) * CLAMP_MARGIN
+    c = np.full(n, c1)
+    c[:at] = c0
+    c[at:at + 16] = c0 + (c1 - c0) * np.arange(1, 17) / 16
+    ref = _limiter_reference(x, c)
+    assert np.max(np.abs(y - ref)) < 1e-9
+    # the release after the step does reduce the quiet noise that follows
+    assert np.max(np.abs(ref[:, at + 100:at + 400])) < 0.9 * np.max(np.abs(x[:, at + 76:at + 376]))
+
+
 def test_limiter_latency_constant(eng):
     configure(eng, limiter_on=1)
     on = eng.latency_samples
