@@ -166,7 +166,7 @@ def gate_process(st, p, x, key, start, count, phase):
         st.gr_db[ch] = applied
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def gate_meter_gr_db(st):
     return array_max(st.gr_db)
 

@@ -102,7 +102,7 @@ def process_interleaved(S, xp, yp, nframes):
     process_frames(S, x, y, nframes)
 
 
-@njit(cache=True, nogil=True, _nrt=False)
+@njit(cache=True, nogil=True, **chain.KERNEL_FLAGS)
 def process_frames(S, x, y, nframes):
     """process_interleaved on float32 arrays x [frames·(channels + sidechain)]
     and y [frames·channels]."""

@@ -461,11 +461,11 @@ def _compress_linked_peak(x, key, start, count, phase, c, gr, gr2, applied, hold
         detector_db[ch] = lv
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def settle_meter_gr_db(st):
     return array_max(st.gr_db)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def settle_meter_detector_db(st):
     return array_max(st.detector_db)
