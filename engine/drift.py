@@ -81,14 +81,15 @@ has rung up), then crossfades in over 10 ms: click-free, latency unchanged.
 Kernel layout: both channels share one vector axis of NL = 2·NFP lanes,
 filter k of channel c at lane 2k + c (a mono engine leaves the odd lanes at
 rest). All per-lane coefficients, state and gains live in one flat float32
-block fb with compile-time row offsets (row r, lane j at r·NL + j). Each
-segment runs in three passes:
+block fb with compile-time row offsets (row r, lane j at r·NL + j), and the
+synthesis line after them in the same block (from LINE_OFF): a time-major
+ring of rows, one per sample. One block with fixed offsets lets LLVM prove
+the accesses apart and vectorise without run-time alias checks. Each segment
+runs in two passes:
 
 * bank: lane groups of 16 (one AVX-512 vector) outside, samples inside, so a
   group's 8 state vectors are carried in registers from sample to sample
-  (stored, never reloaded); sample i's outputs go to tile row R_T + i;
-* the tile rows go to the synthesis line, a time-major ring of rows (one per
-  sample), in one contiguous copy each;
+  (stored, never reloaded); sample n's outputs go straight to line row n;
 * synthesis: per sample, y_c = Σ_k g_k·out_{k,c}[n − d_k − 1]. Channel 0 and 1
   of a filter are adjacent, so one 64-bit gather per filter fetches both
   (40 gathered elements per frame instead of 80); every path is one sample
@@ -138,10 +139,11 @@ R_PEAK, R_SCR = 15, 16       # R_SCR: scratch of drift_control
 R_X = 17                     # the segment's input: channel 0 at columns 0..15, channel 1 at 16..31
 # the synthesis line: a ring of rows, one per sample, NL lanes each; LINE_SHIFT
 # is log2 of the row stride in float32 (>= NL, a power of two)
-R_T = 18                     # tile: sample i's synthesis outputs at row R_T + i
-ROWS = R_T + CONTROL
+ROWS = 18
 GROUP = 16                   # lanes per bank group (one AVX-512 vector); NL is a multiple
 LINE_SHIFT = 7
+LINE_OFF = 1536              # the line's offset in fb: >= ROWS·NL, a multiple of the row stride
+LINE_ROWS_MAX = 1024         # the line holds at most this many rows (384 kHz); a power of two
 
 
 class DriftState(NamedTuple):
@@ -159,10 +161,11 @@ class DriftState(NamedTuple):
     gain_db: np.ndarray        # [nf] the lift sum (dB) `gain` was computed from
     att_coef: np.ndarray       # [NUM_BANDS] attack coefficient per tick (for misc[M_ATT])
     power: np.ndarray          # [nf] scratch: max |z_k|² of the last segment over channels
-    fb: np.ndarray             # float32 [ROWS·NL]: coefficients, state, scratch, gains (lane-major rows)
-    roff: np.ndarray           # int64 [NFP] (d_k + 1)·2^(LINE_SHIFT−1) − k: read-behind offset in `pairs`
-    line: np.ndarray           # float32 [L·2^LINE_SHIFT]: ring of rows (one per sample, NL lanes)
-    pairs: np.ndarray          # uint64 view of `line`: filter k's (channel 0, channel 1) outputs
+    fb: np.ndarray             # float32: coefficients, state, scratch, gains (ROWS rows of NL lanes),
+    #                            then from LINE_OFF the synthesis line: a ring of rows, one per
+    #                            sample, 2^LINE_SHIFT floats each (NL used)
+    roff: np.ndarray           # int64 [NFP] (d_k + 1)·2^(LINE_SHIFT−1) − k: read-behind offset in the line
+    pairs: np.ndarray          # uint64 view of fb: filter k's (channel 0, channel 1) outputs
     dry: np.ndarray            # float64 [ch, L] dry delay (drift_on crossfade)
     misc: np.ndarray           # float64 [M_LEN]
     cfg: np.ndarray            # float64 [6]: samplerate, D, nf, k0, heat up / down coefficients
@@ -181,6 +184,7 @@ def drift_alloc(samplerate: float, channels: int, max_block: int) -> DriftState:
     bank = drift_bank.design(sr, D=D - 1)     # the kernel adds one sample to every path
     nf = bank.fc.shape[0]
     assert nf <= NFP and PER_BAND == drift_bank.PER_BAND and NL <= (1 << LINE_SHIFT)
+    assert ROWS * NL <= LINE_OFF and LINE_OFF % (1 << LINE_SHIFT) == 0
     assert channels <= 2
     assert np.all(np.diff(bank.delay) >= 0)
     k0 = int(np.sum(bank.delay == 0))
@@ -196,7 +200,8 @@ def drift_alloc(samplerate: float, channels: int, max_block: int) -> DriftState:
                              and np.array_equal(lo, det) and np.array_equal(hi, det))
     fb_ = drift_bank.band_centres()
     w = bank.gain * bank.phase
-    fb = np.zeros(ROWS * NL, np.float32)
+    assert L <= LINE_ROWS_MAX
+    fb = np.zeros(LINE_OFF + (L << LINE_SHIFT), np.float32)
     for ch in range(2):
         lanes = 2 * np.arange(nf) + ch
         fb[R_AR * NL + lanes] = bank.coef.real
@@ -205,7 +210,6 @@ def drift_alloc(samplerate: float, channels: int, max_block: int) -> DriftState:
         fb[R_PR * NL + lanes] = w.real
         fb[R_PI * NL + lanes] = w.imag
     d = np.r_[bank.delay, np.zeros(NFP - nf)].astype(np.int64)
-    line = np.zeros(L << LINE_SHIFT, np.float32)
     st = DriftState(
         lift_db=np.zeros(NUM_BANDS), heat=np.zeros(NUM_BANDS),
         level_db=np.full(NUM_BANDS, -240.0), target_db=np.zeros(NUM_BANDS),
@@ -215,7 +219,7 @@ def drift_alloc(samplerate: float, channels: int, max_block: int) -> DriftState:
         gain=np.ones(nf, np.float32), gain_db=np.zeros(nf), att_coef=np.zeros(NUM_BANDS),
         power=np.zeros(nf), fb=fb,
         roff=((d + 1) << (LINE_SHIFT - 1)) - np.arange(NFP),
-        line=line, pairs=line.view(np.uint64),
+        pairs=fb.view(np.uint64),
         dry=np.zeros((channels, L)),
         misc=np.zeros(M_LEN),
         cfg=np.array([sr, float(D), float(nf), float(k0),
@@ -236,7 +240,8 @@ def _clear_bank(st):
     """Filter state, peaks and the synthesis line (not the dry delay)."""
     for i in range(R_S * NL, ROWS * NL):
         st.fb[i] = 0.0
-    st.line[:] = 0.0
+    for i in range(LINE_OFF, st.fb.shape[0]):
+        st.fb[i] = 0.0
 
 
 @njit(cache=True)
@@ -463,9 +468,9 @@ def drift_control(st, p, samplerate):
 def drift_process(st, p, x, start, count, phase):
     """In place on x[ch, start:start+count]; the segment lies inside one control period.
 
-    Three passes over the segment: the bank (state in registers, outputs to the
-    tile rows), the tile into the synthesis ring, then per sample the synthesis
-    sum y = Σ_k g_k·out_k[n − d_k − 1] and the drift_on crossfade."""
+    Two passes over the segment: the bank (state in registers, outputs into
+    the synthesis line), then per sample the synthesis sum
+    y = Σ_k g_k·out_k[n − d_k − 1] and the drift_on crossfade."""
     nch = x.shape[0]
     mask = st.dry.shape[1] - 1
     D = int(st.cfg[1])
@@ -485,18 +490,10 @@ def drift_process(st, p, x, start, count, phase):
     for i in range(count):
         v[R_X * NL + i] = np.float32(x[0, start + i])
         v[R_X * NL + CONTROL + i] = np.float32(x[1, start + i]) if nch > 1 else np.float32(0.0)
-    _bank_segment(v, count)
-    line = st.line
+    _bank_segment(v, pos0, mask, count)
     pairs = st.pairs
     roff = st.roff
-    pmask = pairs.shape[0] - 1
-    nl = 2 * roff.shape[0]
-    for i in range(count):
-        # run-time trip count (2·NFP = NL): with the literal NL, LLVM unrolls this
-        # copy fully and, unable to rule out line/fb aliasing, leaves scalar moves
-        base = ((pos0 + i) & mask) << LINE_SHIFT
-        for k in range(nl):
-            line[np.uint64(base + k)] = v[np.uint64((R_T + i) * NL + k)]
+    pmask = (st.dry.shape[1] << (LINE_SHIFT - 1)) - 1
     w0 = st.misc[M_W0]
     w1 = st.misc[M_W1]
     full = w0 == 1.0 and w1 == 1.0
@@ -513,7 +510,7 @@ def drift_process(st, p, x, start, count, phase):
         acc1 = np.float32(0.0)
         for k in range(NFP):
             g = v[R_G0 * NL + k] + v[R_DG * NL + k] * t
-            o0, o1 = f32_pair(pairs[np.uint64((base - roff[k]) & pmask)])
+            o0, o1 = f32_pair(pairs[np.uint64((LINE_OFF >> 1) + ((base - roff[k]) & pmask))])
             acc0 += g * o0
             acc1 += g * o1
         if full:
@@ -531,10 +528,10 @@ def drift_process(st, p, x, start, count, phase):
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
-def _bank_segment(v, count):
+def _bank_segment(v, pos0, mask, count):
     """`count` samples through every filter of both channels: even lanes take
     channel 0 (row R_X, columns 0..15), odd lanes channel 1 (columns 16..31);
-    sample i's synthesis outputs Re(w_k·z_k) go to row R_T + i.
+    sample i's synthesis outputs Re(w_k·z_k) go to the line's row (pos0 + i) & mask.
 
     Lane groups of 16 outside, samples inside: a group's 8 state vectors are
     carried in registers from sample to sample (LLVM still stores them each
@@ -570,6 +567,8 @@ def _bank_segment(v, count):
                 e = yr * yr + yi * yi
                 pk = v[R_PEAK * NL + k]
                 v[R_PEAK * NL + k] = e if e > pk else pk
-                # i & 15 == i (count <= 16): without the mask LLVM cannot bound the
-                # tile row, assumes it may overlap the state and does not vectorise
-                v[(R_T + (i & (CONTROL - 1))) * NL + k] = v[R_PR * NL + k] * yr - v[R_PI * NL + k] * yi
+                # & (LINE_ROWS_MAX − 1) changes nothing (mask < LINE_ROWS_MAX) but bounds the
+                # row for alias analysis, which then proves the line apart from the
+                # state rows; without it LLVM does not vectorise this loop
+                row = (pos0 + i) & mask & (LINE_ROWS_MAX - 1)
+                v[LINE_OFF + (row << LINE_SHIFT) + k] = v[R_PR * NL + k] * yr - v[R_PI * NL + k] * yi
