@@ -65,6 +65,7 @@ class SettleState(NamedTuple):
     applied: np.ndarray        # [channels] reduction applied at the last sample (dB, faded)
     glin: np.ndarray           # [channels] linear gain reduction applied at the last sample
     level: np.ndarray          # [channels] per-sample scratch: detector level (dB)
+    seg_db: np.ndarray         # [CONTROL_BLOCK] scratch: the segment's gain per sample (dB, then linear)
     hold: np.ndarray           # [channels, 2]: peak of the running and of the previous bucket
     n: np.ndarray              # int64[1]: absolute sample index (the buckets' clock)
     line: np.ndarray           # [channels, pow2] lookahead delay line
@@ -80,6 +81,7 @@ def settle_alloc(samplerate: float, channels: int, max_block: int) -> SettleStat
         coef=np.zeros(C_LEN), hpf_c=np.zeros(5), hpf_z=np.zeros((channels, 2)),
         ms=np.zeros(channels), gr=np.zeros(channels), gr2=np.zeros(channels),
         applied=np.zeros(channels), glin=np.ones(channels), level=np.zeros(channels),
+        seg_db=np.zeros(CONTROL_BLOCK),
         hold=np.zeros((channels, 2)), n=np.zeros(1, np.int64),
         line=np.zeros((channels, line)), line_pos=np.zeros(1, np.int64), tap=np.zeros(4),
         gr_db=np.zeros(channels), detector_db=np.full(channels, -240.0))
@@ -302,7 +304,7 @@ def settle_process(st, p, x, key, start, count, phase):
         return
     c[C_CLEARED] = 0.0
     _compress(x, key, start, count, phase, c, st.hpf_c, st.hpf_z, st.ms, st.gr, st.gr2,
-              st.applied, st.glin, st.level, st.hold, st.n,
+              st.applied, st.glin, st.level, st.hold, st.seg_db, st.n,
               st.line, st.line_pos, st.tap, st.detector_db)
     for ch in range(x.shape[0]):
         st.gr_db[ch] = st.applied[ch]
@@ -310,7 +312,7 @@ def settle_process(st, p, x, key, start, count, phase):
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
 def _compress(x, key, start, count, phase, c, hpf_c, hpf_z, ms, gr, gr2, applied, glin, lvl,
-              hold, nclock, line, line_pos, tap, detector_db):
+              hold, seg_db, nclock, line, line_pos, tap, detector_db):
     nch = x.shape[0]
     mask = line.shape[1] - 1
     pos = line_pos[0]
@@ -331,7 +333,7 @@ def _compress(x, key, start, count, phase, c, hpf_c, hpf_z, ms, gr, gr2, applied
     n0 = nclock[0]
     inv_cb = 1.0 / CONTROL_BLOCK
     if link == 1.0 and not fb and not is_rms and not hpf_on and not fading:
-        _compress_linked_peak(x, key, start, count, phase, c, gr, gr2, applied, hold, line,
+        _compress_linked_peak(x, key, start, count, phase, c, gr, gr2, applied, hold, seg_db, line,
                               pos, d_cur, detector_db)
         line_pos[0] = pos + count
         nclock[0] = n0 + count
@@ -394,11 +396,13 @@ def _compress(x, key, start, count, phase, c, hpf_c, hpf_z, ms, gr, gr2, applied
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
-def _compress_linked_peak(x, key, start, count, phase, c, gr, gr2, applied, hold, line, pos,
+def _compress_linked_peak(x, key, start, count, phase, c, gr, gr2, applied, hold, seg_db, line, pos,
                           d_cur, detector_db):
     """The common case (peak, feed-forward, link 100 %, no sidechain filter): every
     channel gets the same gain, so the detector max, log, gain computer,
-    ballistics and exp run once per sample instead of once per channel."""
+    ballistics and exp run once per sample instead of once per channel. The
+    ballistics are a recursion, sample by sample; the exps are not, and run
+    afterwards over the segment in one loop that vectorises."""
     nch = x.shape[0]
     mask = line.shape[1] - 1
     f0, f1 = c[C_F0], c[C_F1]
@@ -438,7 +442,12 @@ def _compress_linked_peak(x, key, start, count, phase, c, gr, gr2, applied, hold
         g += (a_att if target > g else a_rel) * (target - g)
         g2 += a_sm * (g - g2)
         ap = f * g2
-        gain = fast_exp2(LOG2_10_OVER_20 * (mk - ap))
+        seg_db[i] = mk - ap
+    for i in range(count):
+        seg_db[i] = fast_exp2(LOG2_10_OVER_20 * seg_db[i])
+    for i in range(count):
+        j = start + i
+        gain = seg_db[i]
         wp = pos + i
         rp = (wp - d_cur) & mask
         wp &= mask
