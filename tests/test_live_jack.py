@@ -452,8 +452,12 @@ def test_no_device_demo_then_ctrl_c(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("JACK_")}
     env["PYTHONUNBUFFERED"] = "1"
     before = _private_servers()
+    # Ctrl-C as in a terminal: a job started in the background by a non-interactive
+    # shell (as CI may run us) inherits SIGINT ignored, and Python then never raises
+    # KeyboardInterrupt; the stack dump below showed exactly that
     p = subprocess.Popen([sys.executable, "-m", "app", "run", "--headless"], cwd=ROOT, env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     lines = []
     try:
         deadline = time.monotonic() + 90
