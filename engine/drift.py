@@ -108,7 +108,8 @@ import numpy as np
 from numba import njit
 
 from . import drift_bank
-from .dsp import FASTMATH, LOG2_10_OVER_20, LOG2_E, f32_pair, fast_exp2, fast_power_to_db, onepole_coeff
+from .dsp import (FASTMATH, LOG2_10_OVER_20, LOG2_E, aligned_zeros, f32_pair, fast_exp2,
+                  fast_power_to_db, onepole_coeff, pow2_at_least)
 from .params import PID
 
 NUM_BANDS = drift_bank.NUM_BANDS
@@ -171,13 +172,6 @@ class DriftState(NamedTuple):
     cfg: np.ndarray            # float64 [6]: samplerate, D, nf, k0, heat up / down coefficients
 
 
-def _pow2_at_least(n: int) -> int:
-    m = 1
-    while m < n:
-        m *= 2
-    return m
-
-
 def drift_alloc(samplerate: float, channels: int, max_block: int) -> DriftState:
     sr = float(samplerate)
     D = drift_latency(sr)
@@ -190,7 +184,7 @@ def drift_alloc(samplerate: float, channels: int, max_block: int) -> DriftState:
     k0 = int(np.sum(bank.delay == 0))
     # each segment writes all its rows before it reads: the rings hold the
     # longest delay plus one segment
-    L = _pow2_at_least(max(int(bank.delay.max()) + 1, D) + CONTROL)
+    L = pow2_at_least(max(int(bank.delay.max()) + 1, D) + CONTROL)
     pos = bank.band_pos
     lo = np.clip(np.floor(pos + 1e-9), 0, NUM_BANDS - 1).astype(np.int64)
     hi = np.clip(np.ceil(pos - 1e-9), 0, NUM_BANDS - 1).astype(np.int64)
@@ -201,7 +195,7 @@ def drift_alloc(samplerate: float, channels: int, max_block: int) -> DriftState:
     fb_ = drift_bank.band_centres()
     w = bank.gain * bank.phase
     assert L <= LINE_ROWS_MAX
-    fb = np.zeros(LINE_OFF + (L << LINE_SHIFT), np.float32)
+    fb = aligned_zeros(LINE_OFF + (L << LINE_SHIFT), np.float32)
     for ch in range(2):
         lanes = 2 * np.arange(nf) + ch
         fb[R_AR * NL + lanes] = bank.coef.real
