@@ -84,8 +84,10 @@ rest). All per-lane coefficients, state and gains live in one flat float32
 block fb with compile-time row offsets (row r, lane j at r·NL + j), and the
 synthesis line after them in the same block (from LINE_OFF): a time-major
 ring of rows, one per sample. One block with fixed offsets lets LLVM prove
-the accesses apart and vectorise without run-time alias checks. Each segment
-runs in two passes:
+the accesses apart and vectorise without run-time alias checks. The block
+starts on a cache line (dsp.aligned_zeros) and every row is a multiple of 64
+bytes, so no 512-bit access splits across lines. Each segment runs in two
+passes:
 
 * bank: lane groups of 16 (one AVX-512 vector) outside, samples inside, so a
   group's 8 state vectors are carried in registers from sample to sample
