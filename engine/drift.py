@@ -523,6 +523,20 @@ def drift_process(st, p, x, start, count, phase):
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
+def _stage(v, k, s, xr, xi, ar, ai):
+    """Cascade stage s (1..3) of lane k: y = x + a·y[n−1] (complex), state at rows
+    R_S + 2s (real) and R_S + 2s + 1 (imaginary). Stage 0 differs (real input
+    scaled by k⁴) and is written out in _bank_segment."""
+    sr = v[(R_S + 2 * s) * NL + k]
+    si = v[(R_S + 2 * s + 1) * NL + k]
+    yr = xr + ar * sr - ai * si
+    yi = xi + ar * si + ai * sr
+    v[(R_S + 2 * s) * NL + k] = yr
+    v[(R_S + 2 * s + 1) * NL + k] = yi
+    return yr, yi
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
 def _bank_segment(v, pos0, mask, count):
     """`count` samples through every filter of both channels: even lanes take
     channel 0 (row R_X, columns 0..15), odd lanes channel 1 (columns 16..31);
@@ -544,21 +558,9 @@ def _bank_segment(v, pos0, mask, count):
                 yi = ar * v[(R_S + 1) * NL + k] + ai * v[(R_S + 0) * NL + k]
                 v[(R_S + 0) * NL + k] = yr
                 v[(R_S + 1) * NL + k] = yi
-                ur = yr + ar * v[(R_S + 2) * NL + k] - ai * v[(R_S + 3) * NL + k]
-                yi = yi + ar * v[(R_S + 3) * NL + k] + ai * v[(R_S + 2) * NL + k]
-                yr = ur
-                v[(R_S + 2) * NL + k] = yr
-                v[(R_S + 3) * NL + k] = yi
-                ur = yr + ar * v[(R_S + 4) * NL + k] - ai * v[(R_S + 5) * NL + k]
-                yi = yi + ar * v[(R_S + 5) * NL + k] + ai * v[(R_S + 4) * NL + k]
-                yr = ur
-                v[(R_S + 4) * NL + k] = yr
-                v[(R_S + 5) * NL + k] = yi
-                ur = yr + ar * v[(R_S + 6) * NL + k] - ai * v[(R_S + 7) * NL + k]
-                yi = yi + ar * v[(R_S + 7) * NL + k] + ai * v[(R_S + 6) * NL + k]
-                yr = ur
-                v[(R_S + 6) * NL + k] = yr
-                v[(R_S + 7) * NL + k] = yi
+                yr, yi = _stage(v, k, 1, yr, yi, ar, ai)
+                yr, yi = _stage(v, k, 2, yr, yi, ar, ai)
+                yr, yi = _stage(v, k, 3, yr, yi, ar, ai)
                 e = yr * yr + yi * yi
                 pk = v[R_PEAK * NL + k]
                 v[R_PEAK * NL + k] = e if e > pk else pk

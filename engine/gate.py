@@ -25,7 +25,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from .dsp import (FASTMATH, array_max, LOG2_10_OVER_20, biquad_tdf2, butter_hpf2, fast_exp2,
+from .dsp import (FASTMATH, LOG2_10_OVER_20, array_max, biquad_tdf2, butter_hpf2, fast_exp2,
                   fast_lin_to_db, onepole_coeff, slidemax_alloc, slidemax_push, slidemax_reset)
 from .params import PID
 

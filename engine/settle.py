@@ -33,9 +33,9 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from .dsp import (FASTMATH, array_max, fade_switch, LOG2_10_OVER_20, XFADE_MS, biquad_tdf2, butter_hpf2,
-                  fast_exp2, fast_lin_to_db, fast_power_to_db, onepole_coeff, pow2_at_least,
-                  tap_control, tap_reset)
+from .dsp import (FASTMATH, LOG2_10_OVER_20, XFADE_MS, array_max, biquad_tdf2, butter_hpf2,
+                  fade_switch, fast_exp2, fast_lin_to_db, fast_power_to_db, onepole_coeff,
+                  pow2_at_least, tap_control, tap_reset)
 from .params import PID
 
 CONTROL_BLOCK = 16            # must match engine/chain.py
