@@ -10,15 +10,20 @@ APT_PACKAGES := libportaudio2 jackd2 libjack-jackd2-0 libsndfile1 \
 	libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0 \
 	libxcb-xinerama0 libxcb-xkb1 libfontconfig1 libdbus-1-3 xvfb xauth
 
-.PHONY: run test system venv bench clean
+.PHONY: run test system venv build bench clean
 
-run: $(STAMP)
+run: build
 	$(PY) -m app
 
-test: $(STAMP)
+test: build
 	.venv/bin/pytest -q
 
-bench: $(STAMP)
+# The audio engine is built once per source version into ~/.cache/uplift
+# (engine/build.py); when it is already built this takes about a second.
+build: $(STAMP)
+	$(PY) -m engine
+
+bench: build
 	$(PY) -m pip install -q -e '.[test,bench]'
 	$(PY) scripts/bench.py
 

@@ -1,11 +1,20 @@
-"""`uplift bench` / scripts/bench.py: engine throughput and latency figures.
+"""`uplift bench` / `make bench`: engine cost per frame against JUCE's, and latency.
 
-Throughput is measured with the block loop in native code (`chain.process_buffer`),
-i.e. what an audio callback costs, not Python call overhead; the Python API's
-per-call cost is printed separately. Each figure is the best (and the median) of
-several runs, and the configurations are measured round-robin so that all of
-them see the same moments of a host whose speed swings (other processes and
-other guests only ever make a run slower).
+What each figure compares:
+
+- *native loop*: ns per stereo frame (48 kHz noise) with the whole buffer handed
+  to native code in one call, which cuts it into blocks itself: Uplift's engine
+  entry (the function the audio callbacks run, 64-frame blocks) against
+  pedalboard's JUCE Compressor, Limiter and Compressor+Limiter each given the
+  whole buffer in one `process` call. Uplift is measured as the full chain and
+  as each stage alone (the others switched off; "base" is every stage off:
+  input sanitising, gains, meters and the dry path).
+- *per call*: µs for one call of one frame from Python: Engine.process_into
+  against pedalboard's `process`, i.e. each API's fixed overhead.
+
+All configurations are measured round-robin, `--runs` rounds, so every figure
+sees the same moments of a host whose speed swings by tens of percent over
+minutes; each figure is the median over rounds (best in brackets).
 """
 from __future__ import annotations
 
@@ -22,97 +31,125 @@ import numpy as np
 from engine import Engine, chain
 
 SR = 48000
-
+BLOCK = 64
+OFF = {"gate_on": 0, "drift_on": 0, "settle_on": 0, "limiter_on": 0}
 CONFIGS = {
     "full chain (DRIFT+SETTLE+limiter)": {},
-    "SETTLE only": {"drift_on": 0, "gate_on": 0, "limiter_on": 0},
+    "full chain + gate": {"gate_on": 1},
+    "base (every stage off)": OFF,
+    "GATE alone": {**OFF, "gate_on": 1},
+    "DRIFT alone": {**OFF, "drift_on": 1},
+    "SETTLE alone": {**OFF, "settle_on": 1},
+    "limiter alone": {**OFF, "limiter_on": 1},
 }
+JUCE_FULL = "JUCE Compressor+Limiter"
 
 
-def _noise(seconds: float, channels: int = 2) -> np.ndarray:
+def _noise(seconds: float) -> np.ndarray:
     rng = np.random.default_rng(1)
-    return (0.1 * rng.standard_normal((channels, int(seconds * SR)))).astype(np.float64)
+    return (0.1 * rng.standard_normal((int(seconds * SR), 2))).astype(np.float32)
 
 
-def engine_run(values: dict, block: int, seconds: float = 0.5):
-    """A function that runs the chain once over `seconds` of stereo 48 kHz noise,
-    `block` frames per call (the block loop in native code)."""
-    eng = Engine(SR, 2, max_block=max(block, 64))
+def engine_run(values: dict, x: np.ndarray):
+    """A function that runs the engine entry once over x (frames, 2), in one call."""
+    eng = Engine(SR, 2, max_block=BLOCK)
     eng.update(values)
     eng.reset()
-    x = _noise(seconds)
     y = np.zeros_like(x)
-    chain.process_buffer(eng.state, x[:, : block * 4], y[:, : block * 4], block)  # warm
-    return lambda: chain.process_buffer(eng.state, x, y, block)
+    return lambda: eng.process_into(x, y)
 
 
-def interleaved_xrt(runs: dict, seconds: float, repeats: int) -> dict:
-    """name -> (best, median) × realtime of each run function, measured round-robin:
-    run k of every function falls in the same few seconds, so the figures see the
-    same host. This machine class's speed swings by tens of percent over minutes
-    (other guests on the host), and figures measured one after the other would not
-    be comparable."""
+def pedalboard_runs(x: np.ndarray) -> dict:
+    """JUCE's Compressor, Limiter and both in series, each over x in one call
+    (the same settings as Uplift's defaults where they exist); {} without pedalboard."""
+    try:
+        import pedalboard
+    except ImportError:
+        return {}
+    xt = np.ascontiguousarray(x.T)
+
+    def comp():
+        return pedalboard.Compressor(threshold_db=-18, ratio=3, attack_ms=10, release_ms=120)
+
+    def lim():
+        return pedalboard.Limiter(threshold_db=-0.3, release_ms=100)
+
+    boards = {"JUCE Compressor": pedalboard.Pedalboard([comp()]),
+              "JUCE Limiter": pedalboard.Pedalboard([lim()]),
+              JUCE_FULL: pedalboard.Pedalboard([comp(), lim()])}
+    return {name: (lambda b=b: b.process(xt, SR)) for name, b in boards.items()}
+
+
+def round_robin(runs: dict, rounds: int) -> dict:
+    """name -> list of seconds per run; run k of every function falls in round k."""
     times = {name: [] for name in runs}
-    for _ in range(repeats):
+    for _ in range(rounds):
         for name, run in runs.items():
             t0 = time.perf_counter()
             run()
             times[name].append(time.perf_counter() - t0)
-    return {name: (seconds / min(t), seconds / float(np.median(t))) for name, t in times.items()}
+    return times
 
 
-def python_call_us(block: int = 64, calls: int = 3000) -> float:
-    """Microseconds per Engine.process_into call (ctypes into the native entry)."""
-    eng = Engine(SR, 2, max_block=block)
-    x = np.zeros((block, 2), np.float32)
-    y = np.zeros((block, 2), np.float32)
-    eng.process_into(x, y)
-    t0 = time.perf_counter()
-    for _ in range(calls):
-        eng.process_into(x, y)
-    return (time.perf_counter() - t0) / calls * 1e6
+def per_call_runs(calls: int = 2000) -> dict:
+    """One-frame calls from Python: Engine.process_into, and pedalboard's process."""
+    eng = Engine(SR, 2, max_block=BLOCK)
+    x = np.zeros((1, 2), np.float32)
+    y = np.zeros((1, 2), np.float32)
 
-
-def pedalboard_run(block: int = 64, seconds: float = 0.5):
-    """A function that runs pedalboard's Compressor (JUCE, C++) once over the same
-    signal in `block`-frame calls, or None if pedalboard is not installed."""
+    def uplift():
+        for _ in range(calls):
+            eng.process_into(x, y)
+    runs = {"Uplift Engine.process_into": uplift}
     try:
         import pedalboard
     except ImportError:
-        return None
-    comp = pedalboard.Compressor(threshold_db=-18, ratio=3, attack_ms=10, release_ms=120)
-    x = _noise(seconds).astype(np.float32)
+        return runs
+    board = pedalboard.Pedalboard([pedalboard.Compressor()])
+    xt = np.zeros((2, 1), np.float32)
 
-    def run():
-        comp.reset()
-        for i in range(0, x.shape[1], block):
-            comp.process(x[:, i:i + block], SR, reset=False)
-    return run
+    def juce():
+        for _ in range(calls):
+            board.process(xt, SR, reset=False)
+    runs["pedalboard process"] = juce
+    return runs
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="uplift bench", description=__doc__.splitlines()[0])
-    ap.add_argument("--seconds", type=float, default=0.5, help="audio per run")
-    ap.add_argument("--runs", type=int, default=20, help="runs per figure")
+    ap.add_argument("--seconds", type=float, default=1.0, help="audio per run")
+    ap.add_argument("--runs", type=int, default=15, help="rounds")
     args = ap.parse_args(argv)
-    print(f"Uplift engine benchmark: stereo, {SR} Hz noise, {args.runs} runs of {args.seconds:g} s "
-          "each; best (median) x realtime")
-    runs = {(name, block): engine_run(values, block, args.seconds)
-            for block in (32, 64, 256) for name, values in CONFIGS.items()}
-    pb = pedalboard_run(64, args.seconds)
-    if pb is not None:
-        runs[("pedalboard Compressor (JUCE, C++)", 64)] = pb
-    xrt = interleaved_xrt(runs, args.seconds, args.runs)
-    for (name, block), (best, med) in xrt.items():
-        print(f"  {name:36s} block {block:4d}: {best:6.0f} x ({med:.0f} x)")
-    if pb is None:
-        print("  pedalboard Compressor (JUCE)        : not installed (pip install pedalboard)")
+    x = _noise(args.seconds)
+    frames = x.shape[0]
+    runs = {name: engine_run(values, x) for name, values in CONFIGS.items()}
+    juce = pedalboard_runs(x)
+    runs.update(juce)
+    calls = 2000
+    call_runs = per_call_runs(calls)
+    for run in list(runs.values()) + list(call_runs.values()):
+        run()                                   # warm: nothing is compiled inside the rounds
+    times = round_robin({**runs, **call_runs}, args.runs)
+    print(f"Uplift engine benchmark: stereo {SR} Hz noise, {args.seconds:g} s per run, "
+          f"{args.runs} rounds round-robin; median (best)")
+    print(f"Native loop, ns per stereo frame (Uplift: engine entry, {BLOCK}-frame blocks; "
+          f"JUCE via pedalboard: one call over the whole buffer):")
+    ns = {}
+    for name in runs:
+        t = np.array(times[name]) / frames * 1e9
+        ns[name] = float(np.median(t))
+        print(f"  {name:36s} {ns[name]:7.1f}  ({t.min():.1f})")
+    if juce:
+        full = ns[next(iter(CONFIGS))]
+        print(f"  full chain / {JUCE_FULL}: {full / ns[JUCE_FULL]:.2f} x the cost per frame "
+              f"(JUCE Compressor alone: {full / ns['JUCE Compressor']:.2f} x)")
     else:
-        full = xrt[(next(iter(CONFIGS)), 32)][1]
-        juce = xrt[("pedalboard Compressor (JUCE, C++)", 64)][1]
-        print(f"  full chain at 32 frames / JUCE at 64, medians of the same rounds: {full / juce:.2f}")
-    print(f"  Python API Engine.process_into, 64 frames: {python_call_us():.1f} us per call")
-    print("Latency (default settings, lookahead 0):")
+        print("  pedalboard not installed: no JUCE figures (pip install pedalboard)")
+    print("Per call from Python, one frame, µs:")
+    for name in call_runs:
+        t = np.array(times[name]) / calls * 1e6
+        print(f"  {name:36s} {np.median(t):7.2f}  ({t.min():.2f})")
+    print("Latency (default settings):")
     for sr in (44100, 48000, 96000):
         lat = int(chain.total_latency(float(sr), 0.0))
         print(f"  {sr:6d} Hz: {lat:4d} samples = {lat / sr * 1000:.3f} ms")

@@ -4,11 +4,12 @@ No Python runs per JACK cycle. `jack_set_process_callback` gets the address of
 a `@cfunc` and, as its `arg`, the address of an int64 *address table*
 (engine/native.py) describing a `LiveState`: the engine state plus this
 host's arrays (port handles, counters, scratch buffers, the MIDI byte ring).
-Inside the cfunc, `unpack(arg)` rebuilds the whole NamedTuple with
-`numba.carray` (no allocation), and the libjack functions the cycle needs
+Inside the cfunc, `unpack(arg, LIVE_TYPE)` rebuilds the whole NamedTuple (no
+allocation). The engine entry, the libjack functions the cycle needs
 (`jack_port_get_buffer`, `jack_midi_get_event_count`, `jack_midi_event_get`)
-and libc's `clock_gettime` are called through ctypes function pointers, which
-Numba compiles to direct calls.
+and libc's `clock_gettime` are called by the addresses in `HostState.links`:
+no process-specific address is compiled in, so the callbacks are built once
+per source version and loaded from the cache afterwards (engine/build.py).
 
 The xrun and shutdown notifications are cfuncs too; they only bump a counter or
 raise a flag in `stats` (each slot has one writer). Python polls the flag.
@@ -35,10 +36,11 @@ from typing import NamedTuple
 import numpy as np
 from numba import carray, cfunc, njit, types
 
+from engine import build
 from engine import meters as M
 from engine.chain import EngineState
-from engine.native import address_table, make_unpack, process_interleaved
-from engine.rt import (FTZ_DAZ, get_mxcsr, int_to_voidptr, load_acquire, midi_push,
+from engine.native import ENTRY_ADDRESS, STATE_TYPE, address_table, call_entry, state_type, unpack
+from engine.rt import (FTZ_DAZ, c_function, get_mxcsr, int_to_voidptr, load_acquire, midi_push,
                        midi_ring_alloc, seqlock_write_begin, seqlock_write_end, set_mxcsr,
                        store_release, voidptr_to_int)
 
@@ -107,12 +109,33 @@ if _jack is not None:
     jack_port_get_latency_range = _fn(_jack, "jack_port_get_latency_range", None, _vp, _i32,
                                       ctypes.POINTER(_LatencyRange))
     jack_recompute_total_latencies = _fn(_jack, "jack_recompute_total_latencies", _i32, _vp)
-    # called from native code, every cycle:
-    jack_port_get_buffer = _fn(_jack, "jack_port_get_buffer", _vp, _vp, _u32)
-    jack_midi_get_event_count = _fn(_jack, "jack_midi_get_event_count", _u32, _vp)
-    jack_midi_event_get = _fn(_jack, "jack_midi_event_get", _i32, _vp, _vp, _u32)
 
-clock_gettime = _fn(_libc, "clock_gettime", _i32, _i32, _vp)
+
+def _address(lib, name) -> int:
+    return ctypes.cast(getattr(lib, name), ctypes.c_void_p).value if lib is not None else 0
+
+
+# called from native code, every cycle, by address (HostState.links)
+port_get_buffer = c_function(types.voidptr, types.voidptr, types.uint32)
+midi_get_event_count = c_function(types.uint32, types.voidptr)
+midi_event_get = c_function(types.int32, types.voidptr, types.voidptr, types.uint32)
+clock_gettime = c_function(types.int32, types.int32, types.voidptr)
+
+# links (int64): addresses the callbacks call
+L_ENTRY, L_ENGINE, L_PORT_BUFFER, L_MIDI_COUNT, L_MIDI_GET, L_CLOCK, L_LEN = range(7)
+
+
+def links(engine_table: np.ndarray) -> np.ndarray:
+    """The addresses a native callback calls: the engine entry with its state's
+    address table (keep it alive), libjack's per-cycle functions, clock_gettime."""
+    out = np.zeros(L_LEN, np.int64)
+    out[L_ENTRY] = ENTRY_ADDRESS
+    out[L_ENGINE] = engine_table.ctypes.data
+    out[L_PORT_BUFFER] = _address(_jack, "jack_port_get_buffer")
+    out[L_MIDI_COUNT] = _address(_jack, "jack_midi_get_event_count")
+    out[L_MIDI_GET] = _address(_jack, "jack_midi_event_get")
+    out[L_CLOCK] = _address(_libc, "clock_gettime")
+    return out
 
 
 def available() -> bool:
@@ -120,10 +143,10 @@ def available() -> bool:
 
 
 @njit(inline="always")
-def now_ns(ts):
-    """CLOCK_MONOTONIC in ns; `ts` is a preallocated int64[2] (struct timespec)."""
-    clock_gettime(CLOCK_MONOTONIC, int_to_voidptr(ts.ctypes.data))
-    return ts[0] * 1000000000 + ts[1]
+def now_ns(h):
+    """CLOCK_MONOTONIC in ns, through h.ts (a preallocated struct timespec)."""
+    clock_gettime(h.links[L_CLOCK], CLOCK_MONOTONIC, int_to_voidptr(h.ts.ctypes.data))
+    return h.ts[0] * 1000000000 + h.ts[1]
 
 
 # --- the host's share of the live state ---------------------------------------
@@ -162,6 +185,7 @@ class HostState(NamedTuple):
     mev: np.ndarray       # int64[4]: jack_midi_event_t scratch {time, size, buffer}
     midi_hdr: np.ndarray  # int64: MIDI byte ring header (engine/rt.py)
     midi_data: np.ndarray  # uint8[cap]
+    links: np.ndarray     # int64[L_LEN]: addresses of the functions the cycle calls
 
 
 class LiveState(NamedTuple):
@@ -169,7 +193,8 @@ class LiveState(NamedTuple):
     host: HostState
 
 
-def host_alloc(channels: int, sidechain: int, midi: bool) -> HostState:
+def host_alloc(channels: int, sidechain: int, midi: bool, engine_table: np.ndarray) -> HostState:
+    """The host's arrays; `engine_table` is the engine state's address table (keep it alive)."""
     nin = channels + sidechain
     mh, md = midi_ring_alloc()
     cfg = np.zeros(CF_LEN, np.int64)
@@ -178,7 +203,8 @@ def host_alloc(channels: int, sidechain: int, midi: bool) -> HostState:
                      stats=np.zeros(ST_LEN, np.int64), fstats=np.zeros(FS_LEN),
                      ts=np.zeros(2, np.int64),
                      xbuf=np.zeros(CHUNK * nin, np.float32), ybuf=np.zeros(CHUNK * channels, np.float32),
-                     mev=np.zeros(4, np.int64), midi_hdr=mh, midi_data=md)
+                     mev=np.zeros(4, np.int64), midi_hdr=mh, midi_data=md,
+                     links=links(engine_table))
 
 
 @njit(inline="always")
@@ -186,14 +212,14 @@ def begin_cycle(h):
     """Top of every callback: FTZ/DAZ on, start the load clock. Returns (saved mxcsr, t0)."""
     saved = get_mxcsr()
     set_mxcsr(saved | FTZ_DAZ)
-    return saved, now_ns(h.ts)
+    return saved, now_ns(h)
 
 
 @njit(inline="always")
 def end_cycle(S, h, saved, t0, nframes):
     """Bottom of every callback: count, measure load, publish the host fields of the
     meter snapshot under the engine's seqlock, restore MXCSR."""
-    t1 = now_ns(h.ts)
+    t1 = now_ns(h)
     st = h.stats
     sr = S.core.cfg[0]
     ncb = st[ST_CALLBACKS] + 1
@@ -233,24 +259,25 @@ def jack_cycle(st, nframes):
     n = np.int64(nframes)
     # MIDI: copy raw events into the byte ring Python drains
     if h.cfg[CF_MIDI] != 0:
-        mbuf = jack_port_get_buffer(int_to_voidptr(h.ports[P_MIDI]), nframes)
+        mbuf = port_get_buffer(h.links[L_PORT_BUFFER], int_to_voidptr(h.ports[P_MIDI]), nframes)
         if voidptr_to_int(mbuf) != 0:
-            nev = jack_midi_get_event_count(mbuf)
+            nev = midi_get_event_count(h.links[L_MIDI_COUNT], mbuf)
             evp = int_to_voidptr(h.mev.ctypes.data)
             for e in range(nev):
-                if jack_midi_event_get(evp, mbuf, e) == 0:
+                if midi_event_get(h.links[L_MIDI_GET], evp, mbuf, e) == 0:
                     size = h.mev[1]
                     if size > 0 and h.mev[2] != 0:
                         msg = carray(int_to_voidptr(h.mev[2]), (size,), np.uint8)
                         midi_push(h.midi_hdr, h.midi_data, msg, size)
     # port buffers for this cycle: inputs, then sidechain, then outputs
+    get = h.links[L_PORT_BUFFER]
     for k in range(nch):
-        h.bufs[k] = voidptr_to_int(jack_port_get_buffer(int_to_voidptr(h.ports[P_IN + k]), nframes))
+        h.bufs[k] = voidptr_to_int(port_get_buffer(get, int_to_voidptr(h.ports[P_IN + k]), nframes))
         h.bufs[P_OUT + k] = voidptr_to_int(
-            jack_port_get_buffer(int_to_voidptr(h.ports[P_OUT + k]), nframes))
+            port_get_buffer(get, int_to_voidptr(h.ports[P_OUT + k]), nframes))
     for k in range(nsc):
         h.bufs[nch + k] = voidptr_to_int(
-            jack_port_get_buffer(int_to_voidptr(h.ports[P_SC + k]), nframes))
+            port_get_buffer(get, int_to_voidptr(h.ports[P_SC + k]), nframes))
     xaddr = h.xbuf.ctypes.data
     yaddr = h.ybuf.ctypes.data
     done = 0
@@ -265,7 +292,7 @@ def jack_cycle(st, nframes):
                 src = carray(int_to_voidptr(a), (n,), np.float32)
                 for i in range(m):
                     h.xbuf[i * nin + ch] = src[done + i]
-        process_interleaved(S, xaddr, yaddr, m)
+        call_entry(h.links[L_ENTRY], h.links[L_ENGINE], xaddr, yaddr, m)
         for ch in range(nch):
             a = h.bufs[P_OUT + ch]
             if a != 0:
@@ -282,23 +309,21 @@ NOTIFY_SIG = types.int32(types.voidptr)
 SHUTDOWN_SIG = types.void(types.voidptr)
 MESSAGE_SIG = types.void(types.voidptr)
 
-_process_cfuncs: dict = {}
+#: The live state's type: the engine's and the host's arrays (dtypes and ranks).
+LIVE_TYPE = types.NamedTuple(
+    [STATE_TYPE, state_type(host_alloc(2, 2, True, np.zeros(1, np.int64)))], LiveState)
 
 
-def make_process_cfunc(live_state: LiveState):
-    """The JACK process callback for this state layout (compiled once per layout)."""
-    unpack = make_unpack(live_state)
-    key = id(unpack)
-    if key not in _process_cfuncs:
-        @cfunc(PROCESS_SIG, nopython=True)
-        def jack_process(nframes, arg):
-            return jack_cycle(unpack(voidptr_to_int(arg)), nframes)
-
-        _process_cfuncs[key] = jack_process
-    return _process_cfuncs[key]
+def _jack_process(nframes, arg):
+    return jack_cycle(unpack(voidptr_to_int(arg), LIVE_TYPE), nframes)
 
 
-@cfunc(NOTIFY_SIG, nopython=True)
+with build.building():
+    #: The JACK process callback; its arg is the address table of a LiveState.
+    jack_process = cfunc(PROCESS_SIG, nopython=True, cache=True)(_jack_process)
+
+
+@cfunc(NOTIFY_SIG, nopython=True, cache=True)
 def xrun_cb(arg):
     """JACK xrun notification; arg = the stats array (one writer for ST_XRUNS)."""
     st = carray(arg, (ST_LEN,), np.int64)
@@ -306,14 +331,14 @@ def xrun_cb(arg):
     return 0
 
 
-@cfunc(SHUTDOWN_SIG, nopython=True)
+@cfunc(SHUTDOWN_SIG, nopython=True, cache=True)
 def shutdown_cb(arg):
     """jack_on_shutdown: the server is gone; raise the flag Python polls."""
     st = carray(arg, (ST_LEN,), np.int64)
     store_release(st, ST_SHUTDOWN, 1)
 
 
-@cfunc(MESSAGE_SIG, nopython=True)
+@cfunc(MESSAGE_SIG, nopython=True, cache=True)
 def quiet_cb(msg):
     """libjack's error/info printer: silenced (the Python side reports one clear line)."""
     pass
@@ -419,13 +444,20 @@ class PlayerState(NamedTuple):
     signal: np.ndarray    # float32[frames, 2]
     pos: np.ndarray       # int64[2]: play position, loops done
     stats: np.ndarray     # int64[ST_LEN]
+    links: np.ndarray     # int64[L_LEN]: as HostState.links (only L_PORT_BUFFER is used)
+
+
+def player_alloc(signal: np.ndarray) -> PlayerState:
+    return PlayerState(ports=np.zeros(2, np.int64), signal=signal, pos=np.zeros(2, np.int64),
+                       stats=np.zeros(ST_LEN, np.int64), links=links(np.zeros(1, np.int64)))
 
 
 @njit(inline="always")
 def player_cycle(p, nframes):
     n = p.signal.shape[0]
     for ch in range(2):
-        a = voidptr_to_int(jack_port_get_buffer(int_to_voidptr(p.ports[ch]), nframes))
+        a = voidptr_to_int(port_get_buffer(p.links[L_PORT_BUFFER], int_to_voidptr(p.ports[ch]),
+                                           nframes))
         if a == 0:
             continue
         dst = carray(int_to_voidptr(a), (nframes,), np.float32)
@@ -444,7 +476,15 @@ def player_cycle(p, nframes):
     return 0
 
 
-_player_cfuncs: dict = {}
+PLAYER_TYPE = state_type(player_alloc(np.zeros((1, 2), np.float32)))
+
+
+def _player_process(nframes, arg):
+    return player_cycle(unpack(voidptr_to_int(arg), PLAYER_TYPE), nframes)
+
+
+with build.building():
+    player_process = cfunc(PROCESS_SIG, nopython=True, cache=True)(_player_process)
 
 
 class NativePlayer:
@@ -454,16 +494,9 @@ class NativePlayer:
         sig = np.ascontiguousarray(signal, np.float32)
         if sig.ndim == 1:
             sig = np.stack([sig, sig], axis=1)
-        self.state = PlayerState(ports=np.zeros(2, np.int64), signal=sig,
-                                 pos=np.zeros(2, np.int64), stats=np.zeros(ST_LEN, np.int64))
+        self.state = player_alloc(sig)
         self.table = address_table(self.state)
-        unpack = make_unpack(self.state)
-        if id(unpack) not in _player_cfuncs:
-            @cfunc(PROCESS_SIG, nopython=True)
-            def player_process(nframes, arg):
-                return player_cycle(unpack(voidptr_to_int(arg)), nframes)
-            _player_cfuncs[id(unpack)] = player_process
-        self.cfunc = _player_cfuncs[id(unpack)]
+        self.cfunc = player_process
         self.client = JackClient(name)
         for k in range(2):
             self.state.ports[k] = self.client.register(f"out_{k + 1}", output=True)

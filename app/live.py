@@ -150,7 +150,7 @@ class LiveSession:
 
     def _build_state(self, samplerate):
         eng = self._engine_for(samplerate)
-        self._host = J.host_alloc(self.channels, self.sidechain_channels, self.midi)
+        self._host = J.host_alloc(self.channels, self.sidechain_channels, self.midi, eng.table)
         self._live_state = J.LiveState(engine=eng.state, host=self._host)
         self._table = address_table(self._live_state)
         return eng
@@ -168,7 +168,7 @@ class LiveSession:
         self.samplerate = float(client.samplerate)
         self.blocksize = client.blocksize
         eng = self._build_state(self.samplerate)
-        self._cfunc = J.make_process_cfunc(self._live_state)   # compiled before activation
+        self._cfunc = J.jack_process
         h = self._host
         n = client.name
         names = {}
@@ -221,7 +221,7 @@ class LiveSession:
             raise LiveError(f"the audio device runs at {sr:g} Hz; Uplift needs 44100 .. 192000 Hz "
                             f"(use --samplerate)")
         self._build_state(sr)
-        self._cfunc = P.make_pa_cfunc(self._live_state)        # compiled before the stream opens
+        self._cfunc = P.pa_callback
         try:
             self._pa = P.PaStream(din, dout, sr, self.requested_blocksize or 0, self.channels, nin,
                                   self._cfunc, self._table)

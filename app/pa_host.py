@@ -20,10 +20,12 @@ import atexit
 import numpy as np
 from numba import cfunc, njit, types
 
-from engine.rt import load_acquire, store_release, voidptr_to_int  # noqa: F401  (used in cfunc)
-from engine.native import make_unpack, process_interleaved
+from engine import build
+from engine.native import call_entry, unpack
+from engine.rt import store_release, voidptr_to_int
 
-from .jack_host import CF_NCH, CHUNK, ST_XRUNS, begin_cycle, end_cycle
+from .jack_host import (CF_NCH, CHUNK, L_ENGINE, L_ENTRY, LIVE_TYPE, ST_XRUNS, begin_cycle,
+                        end_cycle)
 
 PA_XRUN_FLAGS = 0x1 | 0x2 | 0x4 | 0x8   # paInput/OutputUnderflow/Overflow
 PA_SIG = types.int32(types.voidptr, types.voidptr, types.uint64, types.voidptr, types.uint64,
@@ -98,9 +100,10 @@ def pa_cycle(st, inp, outp, frames, flags):
     n = np.int64(frames)
     xp = voidptr_to_int(inp)
     yp = voidptr_to_int(outp)
+    entry, table = h.links[L_ENTRY], h.links[L_ENGINE]
     if yp != 0:
         if xp != 0:
-            process_interleaved(S, xp, yp, n)
+            call_entry(entry, table, xp, yp, n)
         else:
             # no input this time (PortAudio may pass NULL): process silence
             h.xbuf[:] = 0.0
@@ -108,23 +111,19 @@ def pa_cycle(st, inp, outp, frames, flags):
             done = 0
             while done < n:
                 m = min(CHUNK, n - done)
-                process_interleaved(S, h.xbuf.ctypes.data, yp + done * 4 * nch, m)
+                call_entry(entry, table, h.xbuf.ctypes.data, yp + done * 4 * nch, m)
                 done += m
     end_cycle(S, h, saved, t0, n)
     return 0
 
 
-_cfuncs: dict = {}
+def _pa_callback(inp, outp, frames, time_info, flags, arg):
+    return pa_cycle(unpack(voidptr_to_int(arg), LIVE_TYPE), inp, outp, frames, flags)
 
 
-def make_pa_cfunc(live_state):
-    unpack = make_unpack(live_state)
-    if id(unpack) not in _cfuncs:
-        @cfunc(PA_SIG, nopython=True)
-        def pa_callback(inp, outp, frames, time_info, flags, arg):
-            return pa_cycle(unpack(voidptr_to_int(arg)), inp, outp, frames, flags)
-        _cfuncs[id(unpack)] = pa_callback
-    return _cfuncs[id(unpack)]
+with build.building():
+    #: The PortAudio stream callback; its userdata is the address table of a LiveState.
+    pa_callback = cfunc(PA_SIG, nopython=True, cache=True)(_pa_callback)
 
 
 def resolve(device, samplerate, channels: int, inputs: int):

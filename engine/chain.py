@@ -22,7 +22,7 @@ import numpy as np
 from numba import njit
 
 from . import meters as M
-from .dsp import (FASTMATH, XFADE_MS, db_to_lin, fade_switch, fast_exp2, fast_lin_to_db,
+from .dsp import (FASTMATH, KERNEL, XFADE_MS, db_to_lin, fade_switch, fast_exp2, fast_lin_to_db,
                   fast_power_to_db, onepole_coeff, pow2_at_least, tap_control, tap_reset)
 from .drift import DriftState, drift_alloc, drift_control, drift_latency, drift_process, drift_reset
 from .gate import (GateState, gate_active, gate_alloc, gate_control, gate_meter_gr_db,
@@ -30,8 +30,7 @@ from .gate import (GateState, gate_active, gate_alloc, gate_control, gate_meter_
 from .limiter import (LimiterState, limiter_alloc, limiter_control, limiter_latency,
                       limiter_process, limiter_reset)
 from .params import DEFAULTS, NUM_PARAMS, PID, SMOOTH_MASK, SNAP_EPS
-from .rt import FTZ_DAZ, get_mxcsr, ring_alloc, ring_drain, seqlock_write_begin, seqlock_write_end, \
-    set_mxcsr
+from .rt import ring_alloc, ring_drain, seqlock_write_begin, seqlock_write_end
 from .settle import (SettleState, settle_alloc, settle_control, settle_latency,
                      settle_meter_detector_db, settle_meter_gr_db, settle_process, settle_reset)
 
@@ -41,7 +40,7 @@ METER_RMS_MS = 300.0      # RMS meter integration
 METER_PEAK_FALL_MS = 600.0  # peak meter fall-back, so a 30 Hz reader sees every peak
 MAX_LATENCY_MS = 16.0     # DRIFT + max lookahead + limiter, with headroom
 OUT_FADE_MS = 5.0         # bypass and delta crossfades (dsp.md: within 10 ms)
-INPUT_LIMIT = 1.0e4       # as engine/native.py: larger magnitudes are bounded, not trusted
+INPUT_LIMIT = 1.0e4       # +80 dBFS: larger input magnitudes are bounded, not trusted
 
 # cfg vector
 CFG_SR, CFG_CH, CFG_SC, CFG_MAXBLOCK, CFG_GLIDE, CFG_METER_A, CFG_LEN = 0, 1, 2, 3, 4, 5, 6
@@ -157,7 +156,7 @@ def reset(S):
     tap_reset(c.dry_tap, float(c.counters[CNT_LATENCY]))
 
 
-@njit(cache=True, fastmath=FASTMATH, inline="always")
+@njit(**KERNEL)
 def _control_tick(S):
     """Every CONTROL_BLOCK samples: glide parameters, recompute stage coefficients."""
     c = S.core
@@ -198,7 +197,7 @@ def _control_tick(S):
     f[F_DELTA1] = fade_switch(f[F_DELTA1], p[PID.delta], step)
 
 
-@njit(cache=True, fastmath=FASTMATH, inline="always")
+@njit(**KERNEL)
 def _ramp(gains, row, phase, i):
     g0 = gains[row, 0]
     g1 = gains[row, 1]
@@ -207,7 +206,7 @@ def _ramp(gains, row, phase, i):
     return g0 + (g1 - g0) * ((phase + i + 1) / CONTROL_BLOCK)
 
 
-@njit(cache=True, fastmath=FASTMATH, inline="always")
+@njit(**KERNEL)
 def _segment(S, start, count, phase):
     c = S.core
     nch = c.y.shape[0]
@@ -236,7 +235,7 @@ def _segment(S, start, count, phase):
     _output(S, start, count, phase)
 
 
-@njit(cache=True, fastmath=FASTMATH, inline="always")
+@njit(**KERNEL)
 def _settle_key(S, start, count, external, nch, nsc):
     """SETTLE's key: DRIFT's output, or the external key delayed by DRIFT's
     latency so it stays aligned with the main path DRIFT delayed. A mono key
@@ -265,7 +264,7 @@ def _settle_key(S, start, count, external, nch, nsc):
                 key[ch, i] = 0.0
 
 
-@njit(cache=True, fastmath=FASTMATH, inline="always")
+@njit(**KERNEL)
 def _output(S, start, count, phase):
     """Dry alignment, mix, delta, bypass and output gain.
 
@@ -328,26 +327,17 @@ def _output(S, start, count, phase):
     c.dry_pos[0] = pos + count
 
 
-#: Compile flags of every kernel the chain is inlined into. error_model="numpy":
-#: a float division is a plain division (x/0 gives inf or NaN, which the stages'
-#: guards handle), not a branch to a ZeroDivisionError that could not be raised
-#: on the audio thread anyway; that branch also keeps LLVM from vectorising
-#: every loop that divides.
-KERNEL_FLAGS = dict(fastmath=FASTMATH, error_model="numpy", _nrt=False)
-
-
-@njit(cache=True, inline="always", **KERNEL_FLAGS)
+@njit(**KERNEL)
 def process(S, n):
     """Process S.core.x[:, :n] into S.core.y[:, :n] (n <= max_block).
 
-    Inlined into its two block loops (process_buffer here, process_frames in
-    engine/native.py, which the audio callbacks run): a call passes the whole
-    state S flattened, several hundred words, and cost ~0.5 µs per block, about
-    15 % of the chain at 32-frame blocks. An inlined function is compiled with
-    its caller's flags, so both callers use KERNEL_FLAGS."""
+    Inlined (by LLVM) into the block loop of the native entry
+    (engine/native.py): a call passes the whole state S flattened, several
+    hundred words, and cost ~0.5 µs per block, about 15 % of the chain at
+    32-frame blocks."""
     c = S.core
     ring_drain(c.ring_hdr, c.ring_slots, c.p_target, NUM_PARAMS)
-    pos = 0
+    pos = np.int64(0)   # not a literal: one compiled _segment for every call
     while pos < n:
         phase = c.counters[CNT_PHASE]
         if phase == 0:
@@ -361,7 +351,7 @@ def process(S, n):
     _publish_meters(S, n)
 
 
-@njit(cache=True, fastmath=FASTMATH, inline="always")
+@njit(**KERNEL)
 def _publish_meters(S, n):
     c = S.core
     sr = c.cfg[CFG_SR]
@@ -421,33 +411,3 @@ def _publish_meters(S, n):
     d[M.LATENCY] = c.counters[CNT_LATENCY]
     d[M.SAMPLES] = c.counters[CNT_SAMPLES]
     seqlock_write_end(c.meter_seq)
-
-
-@njit(cache=True, nogil=True, **KERNEL_FLAGS)
-def process_buffer(S, x, y, block):
-    """Run the chain over a whole planar buffer x[ch + sc, frames] into
-    y[ch, frames] in blocks of `block` frames (<= max_block), with FTZ/DAZ set
-    and input sanitised as in the native entry. For benchmarks and tests
-    without a Python call per block."""
-    saved = get_mxcsr()
-    set_mxcsr(saved | FTZ_DAZ)
-    c = S.core
-    nin = c.x.shape[0]
-    nch = c.y.shape[0]
-    total = x.shape[1]
-    block = max(1, min(block, c.x.shape[1]))
-    done = 0
-    while done < total:
-        n = min(block, total - done)
-        for ch in range(nin):
-            for i in range(n):
-                # non-finite -> 0, else bounded to ±INPUT_LIMIT (branch-free: vectorises)
-                v = x[ch, done + i]
-                b = min(max(v, -INPUT_LIMIT), INPUT_LIMIT)
-                c.x[ch, i] = b if math.isfinite(v) else 0.0
-        process(S, n)
-        for ch in range(nch):
-            for i in range(n):
-                y[ch, done + i] = c.y[ch, i]
-        done += n
-    set_mxcsr(saved)

@@ -110,7 +110,7 @@ import numpy as np
 from numba import njit
 
 from . import drift_bank
-from .dsp import (FASTMATH, LOG2_10_OVER_20, LOG2_E, aligned_zeros, f32_pair, fast_exp2,
+from .dsp import (FASTMATH, KERNEL, LOG2_10_OVER_20, LOG2_E, aligned_zeros, f32_pair, fast_exp2,
                   fast_power_to_db, onepole_coeff, pow2_at_least)
 from .params import PID
 
@@ -273,7 +273,7 @@ def drift_reset(st):
     st.misc[M_FRESH] = 1.0     # the first tick takes drift_on as it is (no fade after reset)
 
 
-@njit(cache=True, fastmath=FASTMATH, inline="always")
+@njit(**KERNEL)
 def _one_minus_exp_neg(x):
     """1 − e^(−x) for x >= 0 (release coefficients every tick): a series for small
     x, else through fast_exp2 (relative error < 1e-5); branch-free, so the band
@@ -282,7 +282,7 @@ def _one_minus_exp_neg(x):
     return series if x < 0.03 else 1.0 - fast_exp2(-x * LOG2_E)
 
 
-@njit(cache=True, fastmath=FASTMATH, inline="always")
+@njit(**KERNEL)
 def drift_gain_params(p):
     """(a, slope, threshold, max_lift) of the gain computer: a = amount in 0..1,
     slope = 1 − 1/R with R = 1 + 3a; a band's threshold is threshold + 4a·tilt_b."""
@@ -291,7 +291,7 @@ def drift_gain_params(p):
     return a, slope, p[PID.drift_threshold], max(p[PID.drift_max_lift], 0.0)
 
 
-@njit(cache=True, fastmath=FASTMATH, inline="always")
+@njit(**KERNEL)
 def drift_static_lift(lvl, t, slope, max_lift):
     """DRIFT's static gain computer for one band: the lift (dB) for band level lvl
     (dBFS) under band threshold t: min((t − lvl)·slope, max_lift) below t, else 0,
@@ -305,7 +305,7 @@ def drift_static_lift(lvl, t, slope, max_lift):
     return lift if lvl < t else 0.0
 
 
-@njit(cache=True, fastmath=FASTMATH, inline="always")
+@njit(**KERNEL)
 def drift_control(st, p, samplerate):
     """Every 16 samples: the drift_on crossfade and the bank's run state; while the
     bank runs, band levels -> static lifts -> ballistics, heat, filter gains."""
@@ -459,7 +459,7 @@ def drift_control(st, p, samplerate):
         fb[R_DG * NL + k] = g_new - g_old
 
 
-@njit(cache=True, fastmath=FASTMATH, inline="always")
+@njit(**KERNEL)
 def drift_process(st, p, x, start, count, phase):
     """In place on x[ch, start:start+count]; the segment lies inside one control period.
 
@@ -522,7 +522,7 @@ def drift_process(st, p, x, start, count, phase):
                 x[ch, n] = dly + w * (wet - dly)
 
 
-@njit(cache=True, fastmath=FASTMATH, inline="always")
+@njit(**KERNEL)
 def _stage(v, k, s, xr, xi, ar, ai):
     """Cascade stage s (1..3) of lane k: y = x + a·y[n−1] (complex), state at rows
     R_S + 2s (real) and R_S + 2s + 1 (imaginary). Stage 0 differs (real input
@@ -536,7 +536,7 @@ def _stage(v, k, s, xr, xi, ar, ai):
     return yr, yi
 
 
-@njit(cache=True, fastmath=FASTMATH, inline="always")
+@njit(**KERNEL)
 def _bank_segment(v, pos0, mask, count):
     """`count` samples through every filter of both channels: even lanes take
     channel 0 (row R_X, columns 0..15), odd lanes channel 1 (columns 16..31);

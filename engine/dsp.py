@@ -15,6 +15,18 @@ from numba.extending import intrinsic
 
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 
+#: Flags of every kernel the audio path runs. forceinline marks the function
+#: `alwaysinline` for LLVM, so the chain still becomes one loop nest without
+#: Numba's IR-level inliner (which re-typed every inlined body at every call
+#: site and made the first build take minutes). error_model="numpy": a float
+#: division is a plain division (x/0 gives inf or NaN, which the stages' guards
+#: handle), not a branch to a ZeroDivisionError that could not be raised on the
+#: audio thread anyway and that keeps LLVM from vectorising the loop. No Python
+#: or C wrapper is built for a kernel (they cost a third of the build): call
+#: kernels from compiled code only -- tests wrap them in an @njit function.
+KERNEL = dict(fastmath=FASTMATH, error_model="numpy", _nrt=False, forceinline=True,
+              no_cpython_wrapper=True, no_cfunc_wrapper=True)
+
 #: Levels below this are treated as silence by every detector (dBFS).
 SILENCE_DB = -240.0
 _SILENCE_LIN = 1e-12
@@ -22,7 +34,7 @@ LN10_OVER_20 = math.log(10.0) / 20.0
 TWENTY_OVER_LN10 = 20.0 / math.log(10.0)
 
 
-@njit(cache=True, fastmath=FASTMATH, inline="always")
+@njit(**KERNEL)
 def lin_to_db(x):
     """20·log10(|x|), floored at SILENCE_DB."""
     a = abs(x)
@@ -31,7 +43,7 @@ def lin_to_db(x):
     return TWENTY_OVER_LN10 * math.log(a)
 
 
-@njit(cache=True, fastmath=FASTMATH, inline="always")
+@njit(**KERNEL)
 def power_to_db(p):
     """10·log10(p) for a mean square, floored at SILENCE_DB."""
     if p < _SILENCE_LIN * _SILENCE_LIN:
@@ -39,13 +51,13 @@ def power_to_db(p):
     return 0.5 * TWENTY_OVER_LN10 * math.log(p)
 
 
-@njit(cache=True, fastmath=FASTMATH, inline="always")
+@njit(**KERNEL)
 def db_to_lin(db):
     """10^(db/20)."""
     return math.exp(LN10_OVER_20 * db)
 
 
-@njit(cache=True, fastmath=FASTMATH, inline="always")
+@njit(**KERNEL)
 def onepole_coeff(time_ms, samplerate, step=1.0):
     """Coefficient a of y += a·(x − y) so that y covers 63.2 % of a step after
     `time_ms` when updated every `step` samples: a = 1 − exp(−step / (t·fs)).
@@ -55,7 +67,7 @@ def onepole_coeff(time_ms, samplerate, step=1.0):
     return 1.0 - math.exp(-step * 1000.0 / (time_ms * samplerate))
 
 
-@njit(cache=True, inline="always")
+@njit(**KERNEL)
 def finite_or_zero(x):
     """x if finite else 0 (the engine's guard against non-finite input, rule 8)."""
     if math.isfinite(x):
@@ -105,7 +117,7 @@ def _u64_halves_as_f32(typingctx, x):
     return types.UniTuple(types.float32, 2)(x), codegen
 
 
-@njit(cache=True, inline="always")
+@njit(**KERNEL)
 def f32_pair(u):
     """The two float32 stored in the 64-bit word u, (lower address, higher address):
     one 64-bit load (or gather) fetches both."""
@@ -119,7 +131,7 @@ LOG2_E = 1.0 / math.log(2.0)                 # e^x = 2^(x·LOG2_E)
 DB_PER_LOG2 = 20.0 * math.log10(2.0)         # 6.0206 dB per octave of amplitude
 
 
-@njit(cache=True, fastmath=FASTMATH, inline="always")
+@njit(**KERNEL)
 def fast_log2(x):
     """log2(x) for finite x > 0 (normal): exponent from the bits, then
     log2(m) = (2/ln2)·atanh(s), s = (m−1)/(m+1), m in [√½, √2), series to s⁹."""
@@ -135,7 +147,7 @@ def fast_log2(x):
     return e + _INV_LN2_X2 * p
 
 
-@njit(cache=True, fastmath=FASTMATH, inline="always")
+@njit(**KERNEL)
 def fast_exp2(y):
     """2^y, y clamped to [−1020, 1020]: 2^round(y) from the bits times a
     degree-6 Taylor polynomial of 2^f = e^(f·ln2) on f in [−½, ½]
@@ -151,7 +163,7 @@ def fast_exp2(y):
     return p * _i64_as_f64((np.int64(k) + 1023) << 52)
 
 
-@njit(cache=True, fastmath=FASTMATH, inline="always")
+@njit(**KERNEL)
 def fast_lin_to_db(a):
     """20·log10(a) for a >= 0, floored at SILENCE_DB."""
     if a < _SILENCE_LIN:
@@ -159,7 +171,7 @@ def fast_lin_to_db(a):
     return DB_PER_LOG2 * fast_log2(a)
 
 
-@njit(cache=True, fastmath=FASTMATH, inline="always")
+@njit(**KERNEL)
 def fast_power_to_db(p):
     """10·log10(p) for a mean square p >= 0, floored at SILENCE_DB."""
     if p < _SILENCE_LIN * _SILENCE_LIN:
@@ -167,7 +179,7 @@ def fast_power_to_db(p):
     return 0.5 * DB_PER_LOG2 * fast_log2(p)
 
 
-@njit(cache=True, fastmath=FASTMATH, inline="always")
+@njit(**KERNEL)
 def fast_db_to_lin(db):
     """10^(db/20)."""
     return fast_exp2(LOG2_10_OVER_20 * db)
@@ -190,7 +202,7 @@ def butter_hpf2(cutoff_hz, samplerate, out):
     out[4] = (1.0 - alpha) / a0
 
 
-@njit(cache=True, fastmath=FASTMATH, inline="always")
+@njit(**KERNEL)
 def biquad_tdf2(c, z, ch, x):
     """One sample of a transposed direct-form II biquad with coefficients
     c[0:5] and state z[ch, 0:2]."""
@@ -212,14 +224,14 @@ def slidemax_alloc(rows: int, max_window: int):
     return np.zeros((rows, cap)), np.zeros((rows, cap), np.int64), np.zeros((rows, 2), np.int64)
 
 
-@njit(cache=True, inline="always")
+@njit(**KERNEL)
 def slidemax_reset(vals, idxs, ht):
     vals[:] = 0.0
     idxs[:] = 0
     ht[:] = 0
 
 
-@njit(cache=True, fastmath=FASTMATH, inline="always")
+@njit(**KERNEL)
 def slidemax_push(vals, idxs, ht, row, n, v, window):
     """Push v at absolute sample index n; return max of the values pushed at
     indices n−window+1 .. n (window >= 1)."""
@@ -292,7 +304,7 @@ def tap_control(tap, target_delay, step):
         tap[TAP_W1] = min(1.0, step)
 
 
-@njit(cache=True, inline="always")
+@njit(**KERNEL)
 def array_max(a):
     """a.max() for a non-empty 1-D array, without NumPy's reduction machinery
     (which needs NRT; the chain kernel compiles without it)."""
@@ -303,7 +315,7 @@ def array_max(a):
     return m
 
 
-@njit(cache=True, fastmath=FASTMATH, inline="always")
+@njit(**KERNEL)
 def fade_switch(cur, on, step):
     """Linear fade of a 0/1 switch, landing exactly on 0 and 1."""
     if on >= 0.5:

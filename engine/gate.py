@@ -25,7 +25,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from .dsp import (FASTMATH, LOG2_10_OVER_20, array_max, biquad_tdf2, butter_hpf2, fast_exp2,
+from .dsp import (FASTMATH, KERNEL, LOG2_10_OVER_20, array_max, biquad_tdf2, butter_hpf2, fast_exp2,
                   fast_lin_to_db, onepole_coeff, slidemax_alloc, slidemax_push, slidemax_reset)
 from .params import PID
 
@@ -60,7 +60,7 @@ def gate_alloc(samplerate: float, channels: int, max_block: int) -> GateState:
                      n=np.zeros(1, np.int64), gr_db=np.zeros(channels))
 
 
-@njit(cache=True, fastmath=FASTMATH, inline="always")
+@njit(**KERNEL)
 def gate_gr_db(x_db, threshold_db, ratio, range_db):
     """Static gain reduction (dB, >= 0) of the expander for level x_db."""
     if x_db >= threshold_db:
@@ -81,7 +81,7 @@ def gate_reset(st):
     st.gr_db[:] = 0.0
 
 
-@njit(cache=True, fastmath=FASTMATH, inline="always")
+@njit(**KERNEL)
 def gate_control(st, p, samplerate):
     c = st.coef
     if c[C_LAST_ATT] < 0.0:
@@ -124,7 +124,7 @@ def gate_control(st, p, samplerate):
                 st.hpf_z[ch, k] = 0.0
 
 
-@njit(cache=True, fastmath=FASTMATH, inline="always")
+@njit(**KERNEL)
 def gate_process(st, p, x, key, start, count, phase):
     """Expand x[:, start:start+count] in place, detecting on key."""
     c = st.coef
@@ -166,12 +166,12 @@ def gate_process(st, p, x, key, start, count, phase):
         st.gr_db[ch] = applied
 
 
-@njit(cache=True, inline="always")
+@njit(**KERNEL)
 def gate_meter_gr_db(st):
     return array_max(st.gr_db)
 
 
-@njit(cache=True, inline="always")
+@njit(**KERNEL)
 def gate_active(st):
     """False while the gate is fully off: the chain then skips building its key."""
     return st.coef[C_F0] != 0.0 or st.coef[C_F1] != 0.0 or st.coef[C_LAST_ATT] < 0.0

@@ -34,7 +34,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from .dsp import (FASTMATH, db_to_lin, fast_lin_to_db, onepole_coeff, pow2_at_least,
+from .dsp import (FASTMATH, KERNEL, db_to_lin, fast_lin_to_db, onepole_coeff, pow2_at_least,
                   slidemax_alloc, slidemax_push, slidemax_reset)
 from .params import PID
 
@@ -96,7 +96,7 @@ def limiter_reset(st):
     st.gr_db[:] = 0.0
 
 
-@njit(cache=True, fastmath=FASTMATH, inline="always")
+@njit(**KERNEL)
 def limiter_control(st, p, samplerate):
     c = st.coef
     if c[C_INIT] == 0.0:
@@ -158,7 +158,7 @@ def _rebuild_detector(st, pos0, D, nch):
         slidemax_push(st.sm_vals, st.sm_idx, st.sm_ht, 0, n, a, D + 1)
 
 
-@njit(cache=True, fastmath=FASTMATH, inline="always")
+@njit(**KERNEL)
 def _apply(y, f, ge, on, ceil):
     """The delayed sample y times the faded gain ge, clamped to ±ceil while on."""
     if f != 0.0:
@@ -171,7 +171,7 @@ def _apply(y, f, ge, on, ceil):
     return y
 
 
-@njit(cache=True, fastmath=FASTMATH, inline="always")
+@njit(**KERNEL)
 def limiter_process(st, p, x, start, count, phase):
     """Limit x[:, start:start+count] in place (delayed by limiter_latency)."""
     c = st.coef

@@ -287,3 +287,37 @@ def midi_drain(hdr, data, out, lens):
         r += n + 2
     store_release(hdr, RING_R, r)
     return nm, nb
+
+
+# --- calling C functions by address ---------------------------------------
+
+def c_function(restype, *argtypes):
+    """An intrinsic `call(address, *args)` that calls the C function at `address`
+    with signature restype(*argtypes) (Numba types; arguments are cast to them).
+
+    Native callbacks call libjack, libc and the engine entry this way, with the
+    addresses read from their state at run time, instead of through ctypes
+    function objects, whose addresses Numba would bake into the compiled code:
+    code holding a process's addresses cannot be cached, and would be rebuilt
+    by every process (product.md, "Start-up")."""
+
+    @intrinsic
+    def call(typingctx, address, *args):
+        if not isinstance(address, types.Integer) or len(args) != len(argtypes):
+            return None
+
+        star = types.StarArgTuple.from_types(args)
+
+        def codegen(context, builder, sig, llargs):
+            fnty = ir.FunctionType(
+                ir.VoidType() if restype == types.void else context.get_value_type(restype),
+                [context.get_value_type(t) for t in argtypes])
+            fn = builder.inttoptr(llargs[0], fnty.as_pointer())
+            given = cgutils.unpack_tuple(builder, llargs[1], len(args))
+            vals = [context.cast(builder, v, ft, t) for v, ft, t in zip(given, args, argtypes)]
+            out = builder.call(fn, vals)
+            return context.get_dummy_value() if restype == types.void else out
+
+        return restype(address, star), codegen
+
+    return call

@@ -33,7 +33,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from .dsp import (FASTMATH, LOG2_10_OVER_20, XFADE_MS, array_max, biquad_tdf2, butter_hpf2,
+from .dsp import (FASTMATH, KERNEL, LOG2_10_OVER_20, XFADE_MS, array_max, biquad_tdf2, butter_hpf2,
                   fade_switch, fast_exp2, fast_lin_to_db, fast_power_to_db, onepole_coeff,
                   pow2_at_least, tap_control, tap_reset)
 from .params import PID
@@ -89,7 +89,7 @@ def settle_alloc(samplerate: float, channels: int, max_block: int) -> SettleStat
 
 # --- gain computer (shared with engine/curve.py: one implementation) --------
 
-@njit(cache=True, fastmath=FASTMATH, inline="always")
+@njit(**KERNEL)
 def knee_excess_db(x_db, threshold_db, knee_db):
     """How far x is over the threshold, with the quadratic knee: 0 below
     T − W/2, (x − T + W/2)²/(2W) inside the knee, x − T above."""
@@ -105,7 +105,7 @@ def knee_excess_db(x_db, threshold_db, knee_db):
     return e * e / (2.0 * knee_db)
 
 
-@njit(cache=True, fastmath=FASTMATH, inline="always")
+@njit(**KERNEL)
 def inv_ratio(ratio):
     """1/R, with ratio 100 meaning ∞ (slope exactly 0)."""
     if ratio >= RATIO_INF:
@@ -126,7 +126,7 @@ def settle_segments(threshold_db, ratio, threshold2_db, ratio2):
     return t_lo, 1.0 - i_lo, t_hi, i_lo * (1.0 - inv_ratio(r_hi))
 
 
-@njit(cache=True, fastmath=FASTMATH, inline="always")
+@njit(**KERNEL)
 def settle_gr_db(x_db, t_lo, k_lo, t_hi, k_hi, knee_db):
     """Static gain reduction (dB, >= 0) for detector level x_db:
     GR = k_lo·E(x; T_lo, W) + k_hi·E(x; T_hi, W), E = knee_excess_db. Each
@@ -181,7 +181,7 @@ def _clear_detector(st):
     st.hold[:] = 0.0
 
 
-@njit(cache=True, fastmath=FASTMATH, inline="always")
+@njit(**KERNEL)
 def settle_control(st, p, samplerate):
     c = st.coef
     first = c[C_LAST_ATT] < 0.0
@@ -265,7 +265,7 @@ def settle_control(st, p, samplerate):
                 st.hpf_z[ch, k] = 0.0
 
 
-@njit(cache=True, fastmath=FASTMATH, inline="always")
+@njit(**KERNEL)
 def _delay_only(st, x, start, count, phase):
     """settle_on fully off: the (lookahead-delayed) signal passes untouched."""
     line = st.line
@@ -288,7 +288,7 @@ def _delay_only(st, x, start, count, phase):
     st.line_pos[0] = pos + count
 
 
-@njit(cache=True, fastmath=FASTMATH, inline="always")
+@njit(**KERNEL)
 def settle_process(st, p, x, key, start, count, phase):
     """Compress x[:, start:start+count] in place, detecting on key (same rows)."""
     c = st.coef
@@ -310,7 +310,7 @@ def settle_process(st, p, x, key, start, count, phase):
         st.gr_db[ch] = st.applied[ch]
 
 
-@njit(cache=True, fastmath=FASTMATH, inline="always")
+@njit(**KERNEL)
 def _compress(x, key, start, count, phase, c, hpf_c, hpf_z, ms, gr, gr2, applied, glin, lvl,
               hold, seg_db, nclock, line, line_pos, tap, detector_db):
     nch = x.shape[0]
@@ -395,7 +395,7 @@ def _compress(x, key, start, count, phase, c, hpf_c, hpf_z, ms, gr, gr2, applied
     nclock[0] = n0 + count
 
 
-@njit(cache=True, fastmath=FASTMATH, inline="always")
+@njit(**KERNEL)
 def _compress_linked_peak(x, key, start, count, phase, c, gr, gr2, applied, hold, seg_db, line, pos,
                           d_cur, detector_db):
     """The common case (peak, feed-forward, link 100 %, no sidechain filter): every
@@ -470,11 +470,11 @@ def _compress_linked_peak(x, key, start, count, phase, c, gr, gr2, applied, hold
         detector_db[ch] = lv
 
 
-@njit(cache=True, inline="always")
+@njit(**KERNEL)
 def settle_meter_gr_db(st):
     return array_max(st.gr_db)
 
 
-@njit(cache=True, inline="always")
+@njit(**KERNEL)
 def settle_meter_detector_db(st):
     return array_max(st.detector_db)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Engine throughput (× realtime) and latency figures; same as `uplift bench`."""
+"""Engine cost per frame against JUCE, per-call overhead, latency; same as `uplift bench`."""
 import os
 import sys
 

@@ -276,16 +276,3 @@ def test_block_size_independence(eng_blocks):
         outs.append(y)
     for y in outs[1:]:
         assert np.array_equal(y, outs[0])
-
-
-def test_process_buffer_matches_engine():
-    from engine import chain
-    e = Engine(SR, 2, 0, 64)
-    configure(e, threshold=-30, ratio=4)
-    rng = np.random.default_rng(11)
-    x = (rng.standard_normal((SR // 10, 2)) * 0.3).astype(np.float32)
-    ref = e.process(x)
-    e.reset()
-    y = np.zeros((2, len(x)))
-    chain.process_buffer(e.state, np.ascontiguousarray(x.T.astype(np.float64)), y, 64)
-    assert np.array_equal(y.T.astype(np.float32), ref)

@@ -357,8 +357,16 @@ def test_settle_off_is_exact_and_fades(eng):
 
 def test_settle_off_stage_is_bit_exact():
     """SETTLE alone, switched off: its output is its delayed input, bit for bit."""
+    from numba import njit
     from engine.params import DEFAULTS, PID
     from engine.settle import settle_alloc, settle_control, settle_process, settle_reset
+
+    @njit
+    def run_stage(st, p, w):     # kernels are called from compiled code only
+        for s in range(0, w.shape[1], 16):
+            settle_control(st, p, float(SR))
+            settle_process(st, p, w, w, s, 16, 0)
+
     st = settle_alloc(SR, 2, 64)
     p = DEFAULTS.copy()
     p[PID.settle_on] = 0
@@ -367,9 +375,7 @@ def test_settle_off_stage_is_bit_exact():
     rng = np.random.default_rng(3)
     x = rng.standard_normal((2, 1600))
     w = x.copy()
-    for s in range(0, 1600, 16):
-        settle_control(st, p, float(SR))
-        settle_process(st, p, w, w, s, 16, 0)
+    run_stage(st, p, w)
     d = 48
     assert np.array_equal(w[:, d:], x[:, :-d])
 
