@@ -218,16 +218,14 @@ def _segment(S, start, count, phase):
         for i in range(count):
             w[ch, start + i] = x[ch, start + i] * _ramp(c.gains, G_IN, phase, i)
     if gate_active(S.gate):
-        # GATE's key: its own input, or the external key as it arrives (GATE runs before DRIFT)
-        for ch in range(nch):
-            for i in range(start, start + count):
-                if not external:
-                    key[ch, i] = w[ch, i]
-                elif nsc > 0:
-                    key[ch, i] = x[nch + min(ch, nsc - 1), i]
-                else:
-                    key[ch, i] = 0.0
-        gate_process(S.gate, p, w, key, start, count, phase)
+        if not external:
+            gate_process(S.gate, p, w, w, start, count, phase)   # keyed on its own input
+        else:
+            # the external key as it arrives (GATE runs before DRIFT)
+            for ch in range(nch):
+                for i in range(start, start + count):
+                    key[ch, i] = x[nch + min(ch, nsc - 1), i] if nsc > 0 else 0.0
+            gate_process(S.gate, p, w, key, start, count, phase)
     drift_process(S.drift, p, w, start, count, phase)
     _settle_key(S, start, count, external, nch, nsc)
     settle_process(S.settle, p, w, key, start, count, phase)

@@ -251,6 +251,77 @@ def slidemax_push(vals, idxs, ht, row, n, v, window):
     return vals[row, h & mask]
 
 
+# --- window maximum, van Herk / Gil-Werman ---------------------------------
+# The maximum of the last `window` values at a constant cost per sample, with no
+# data-dependent loop: the stream is cut into blocks of `window` values; the
+# window ending at n covers the tail of the previous (complete) block, whose
+# suffix maxima were computed once when it completed, and the head of the
+# current block, whose running (prefix) maximum is kept. Values before the
+# first push count as 0 (the detectors push levels, >= 0).
+
+def winmax_alloc(max_window: int):
+    """(vals, suf, blk, pre) for windows up to max_window."""
+    cap = pow2_at_least(2 * (max_window + 1))
+    return np.zeros(cap), np.zeros(cap), np.zeros(2, np.int64), np.zeros(1)
+
+
+@njit(**KERNEL)
+def winmax_reset(vals, suf, blk, pre):
+    vals[:] = 0.0
+    suf[:] = 0.0
+    blk[:] = 0
+    pre[0] = 0.0
+
+
+@njit(**KERNEL)
+def _winmax_suffix(vals, suf, first, end):
+    """suf[i] = max(vals[i .. end − 1]) for i in first .. end − 1 (ring indices)."""
+    mask = vals.shape[0] - 1
+    m = 0.0
+    for i in range(end - 1, first - 1, -1):
+        v = vals[i & mask]
+        m = v if v > m else m
+        suf[i & mask] = m
+
+
+@njit(**KERNEL)
+def winmax_block(vals, suf, blk, pre, n0, levels, held, count, window):
+    """Push levels[:count] at absolute sample indices n0, n0 + 1, ... (each call
+    continues the last); held[i] = the maximum of the values pushed at
+    n0 + i − window + 1 .. n0 + i (window >= 1). Returns the lowest and the
+    highest of held[:count].
+    blk = (start of the current block, its window), pre = the current block's
+    running maximum."""
+    mask = vals.shape[0] - 1
+    if window != blk[1]:
+        # (re)anchor: the `window` values before n0 are the previous block
+        _winmax_suffix(vals, suf, n0 - window, n0)
+        blk[0] = n0
+        blk[1] = window
+        pre[0] = 0.0
+    b0 = blk[0]
+    p = pre[0]
+    lowest = np.inf
+    highest = 0.0
+    for i in range(count):
+        n = n0 + i
+        if n - b0 == window:
+            _winmax_suffix(vals, suf, b0, n)
+            b0 = n
+            p = 0.0
+        v = levels[i]
+        p = v if v > p else p
+        vals[n & mask] = v
+        t = suf[(n - window + 1) & mask] if n - window + 1 < b0 else 0.0
+        h = t if t > p else p
+        held[i] = h
+        lowest = h if h < lowest else lowest
+        highest = h if h > highest else highest
+    blk[0] = b0
+    pre[0] = p
+    return lowest, highest
+
+
 # --- delay tap with crossfade (latency changes without clicks) -------------
 # tap: float64[4] = previous delay, current delay, weight of the current tap at
 # the start and at the end of the running control segment.

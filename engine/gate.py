@@ -16,6 +16,16 @@ GR = min((R − 1)·(T − L), range) for L < T, else 0.
 
 Ballistics on GR in dB: `gate_attack` when the reduction falls (level rises,
 expansion turns off), `gate_release` when it grows. No feedback (dsp.md).
+
+Cost (dsp.md budget: a few ns per stereo frame): the sliding maximum is a van
+Herk / Gil-Werman window maximum (engine/dsp.py, constant work per sample);
+the held level changes rarely (it is a maximum over at least 10 ms), so its dB
+value and static GR are recomputed only when it moves, and only below the
+threshold (compared in linear terms above it); the ballistic GR snaps to its
+target once within SNAP_DB, after which the gain -- and its exp -- stays put.
+A segment held above the threshold with no reduction left (open), or below
+T − range/(R − 1) with the whole range settled (shut), skips the per-sample
+gain computer altogether.
 """
 from __future__ import annotations
 
@@ -26,7 +36,7 @@ import numpy as np
 from numba import njit
 
 from .dsp import (FASTMATH, KERNEL, LOG2_10_OVER_20, array_max, biquad_tdf2, butter_hpf2, fast_exp2,
-                  fast_lin_to_db, onepole_coeff, slidemax_alloc, slidemax_push, slidemax_reset)
+                  fast_lin_to_db, onepole_coeff, winmax_alloc, winmax_block, winmax_reset)
 from .params import PID
 
 CONTROL_BLOCK = 16
@@ -35,9 +45,10 @@ MAX_HOLD_MS = 500.0           # parameters.md
 FADE_MS = 10.0
 RATIO_GATE = 100.0
 SC_HPF_OFF_HZ = 20.0
+SNAP_DB = 1e-6                # ballistics end: far below any audible or measurable step
 
 (C_ATT, C_REL, C_WIN, C_T, C_R, C_RANGE, C_HPF_ON, C_F0, C_F1, C_FADE_STEP,
- C_LAST_ATT, C_LAST_REL, C_LAST_HOLD, C_LAST_HPF, C_LEN) = range(15)
+ C_LAST_ATT, C_LAST_REL, C_LAST_HOLD, C_LAST_HPF, C_T_LIN, C_FULL_LIN, C_LEN) = range(17)
 
 
 class GateState(NamedTuple):
@@ -45,18 +56,22 @@ class GateState(NamedTuple):
     hpf_c: np.ndarray          # [5]
     hpf_z: np.ndarray          # [channels, 2]
     gr: np.ndarray             # [1] ballistic gain reduction (dB, shared by the channels)
-    sm_vals: np.ndarray        # sliding-max deque (one row: linked)
-    sm_idx: np.ndarray
-    sm_ht: np.ndarray
+    wm_vals: np.ndarray        # window maximum (engine/dsp.py winmax_*), linked
+    wm_suf: np.ndarray
+    wm_blk: np.ndarray
+    wm_pre: np.ndarray
+    level: np.ndarray          # [CONTROL_BLOCK] scratch: key level per sample of a segment
+    held: np.ndarray           # [CONTROL_BLOCK] scratch: its window maximum
     n: np.ndarray              # int64[1] absolute sample index
     gr_db: np.ndarray          # [channels] meter: applied reduction (dB, >= 0)
 
 
 def gate_alloc(samplerate: float, channels: int, max_block: int) -> GateState:
     win = int(math.ceil(max(MAX_HOLD_MS, MIN_WINDOW_MS) * 1e-3 * samplerate)) + 1
-    vals, idx, ht = slidemax_alloc(1, win)
+    vals, suf, blk, pre = winmax_alloc(win)
     return GateState(coef=np.zeros(C_LEN), hpf_c=np.zeros(5), hpf_z=np.zeros((channels, 2)),
-                     gr=np.zeros(1), sm_vals=vals, sm_idx=idx, sm_ht=ht,
+                     gr=np.zeros(1), wm_vals=vals, wm_suf=suf, wm_blk=blk, wm_pre=pre,
+                     level=np.zeros(CONTROL_BLOCK), held=np.zeros(CONTROL_BLOCK),
                      n=np.zeros(1, np.int64), gr_db=np.zeros(channels))
 
 
@@ -76,7 +91,7 @@ def gate_reset(st):
     st.coef[C_LAST_ATT] = -1.0
     st.hpf_z[:] = 0.0
     st.gr[:] = 0.0
-    slidemax_reset(st.sm_vals, st.sm_idx, st.sm_ht)
+    winmax_reset(st.wm_vals, st.wm_suf, st.wm_blk, st.wm_pre)
     st.n[0] = 0
     st.gr_db[:] = 0.0
 
@@ -97,7 +112,17 @@ def gate_control(st, p, samplerate):
         c[C_WIN] = max(1.0, math.floor(win_ms * 1e-3 * samplerate + 0.5))
         c[C_LAST_ATT], c[C_LAST_REL], c[C_LAST_HOLD] = (p[PID.gate_attack], rel,
                                                        p[PID.gate_hold])
-    c[C_T], c[C_R], c[C_RANGE] = p[PID.gate_threshold], p[PID.gate_ratio], p[PID.gate_range]
+    t, ratio, rng = p[PID.gate_threshold], p[PID.gate_ratio], p[PID.gate_range]
+    if t != c[C_T] or ratio != c[C_R] or rng != c[C_RANGE] or c[C_T_LIN] == 0.0:
+        c[C_T_LIN] = fast_exp2(LOG2_10_OVER_20 * t)
+        # below this level the reduction is the whole range: T − range/(R − 1)
+        if ratio >= RATIO_GATE:
+            c[C_FULL_LIN] = c[C_T_LIN]
+        elif ratio > 1.0:
+            c[C_FULL_LIN] = fast_exp2(LOG2_10_OVER_20 * (t - rng / (ratio - 1.0)))
+        else:
+            c[C_FULL_LIN] = 0.0
+    c[C_T], c[C_R], c[C_RANGE] = t, ratio, rng
     if p[PID.sc_hpf] > SC_HPF_OFF_HZ:
         if p[PID.sc_hpf] != c[C_LAST_HPF]:
             butter_hpf2(p[PID.sc_hpf], samplerate, st.hpf_c)
@@ -111,11 +136,11 @@ def gate_control(st, p, samplerate):
         c[C_F1] = min(1.0, c[C_F1] + c[C_FADE_STEP])
     else:
         c[C_F1] = max(0.0, c[C_F1] - c[C_FADE_STEP])
-    if c[C_F0] == 0.0 and c[C_F1] == 0.0 and st.sm_ht[0, 1] != 0:
+    if c[C_F0] == 0.0 and c[C_F1] == 0.0 and st.wm_blk[1] != 0:
         # fully off: forget the detector, so switching on starts from an open gate
         st.gr[0] = 0.0
         st.gr_db[:] = 0.0
-        slidemax_reset(st.sm_vals, st.sm_idx, st.sm_ht)
+        winmax_reset(st.wm_vals, st.wm_suf, st.wm_blk, st.wm_pre)
     if st.gr[0] < 1e-12:
         st.gr[0] = 0.0
     for ch in range(st.hpf_z.shape[0]):
@@ -126,7 +151,7 @@ def gate_control(st, p, samplerate):
 
 @njit(**KERNEL)
 def gate_process(st, p, x, key, start, count, phase):
-    """Expand x[:, start:start+count] in place, detecting on key."""
+    """Expand x[:, start:start+count] in place, detecting on key (which may be x)."""
     c = st.coef
     f0, f1 = c[C_F0], c[C_F1]
     nch = x.shape[0]
@@ -136,32 +161,65 @@ def gate_process(st, p, x, key, start, count, phase):
     win = np.int64(c[C_WIN])
     t, ratio, rng = c[C_T], c[C_R], c[C_RANGE]
     hpf_on = c[C_HPF_ON] != 0.0
+    t_lin = c[C_T_LIN]
     n0 = st.n[0]
     g = st.gr[0]
     applied = 0.0
+    held_last = -1.0
+    target = 0.0
+    applied_last = 0.0
+    gain = 1.0
+    level = st.level
+    if hpf_on:
+        for i in range(count):
+            a = 0.0
+            for ch in range(nch):
+                k = abs(biquad_tdf2(st.hpf_c, st.hpf_z, ch, key[ch, start + i]))
+                a = k if k > a else a
+            level[i] = a
+    else:
+        for i in range(count):
+            a = 0.0
+            for ch in range(nch):
+                k = abs(key[ch, start + i])
+                a = k if k > a else a
+            level[i] = a
+    lowest, highest = winmax_block(st.wm_vals, st.wm_suf, st.wm_blk, st.wm_pre, n0, level,
+                                   st.held, count, win)
+    st.n[0] = n0 + count
+    if g == 0.0 and lowest >= t_lin:
+        # open all through the segment (the common case): no reduction, unity gain
+        for ch in range(nch):
+            st.gr_db[ch] = 0.0
+        return
+    if g == rng and highest < c[C_FULL_LIN] and f0 == f1:
+        # shut all through the segment, settled: the whole range, one gain
+        applied = f1 * g
+        gain = fast_exp2(-LOG2_10_OVER_20 * applied)
+        for ch in range(nch):
+            for i in range(start, start + count):
+                x[ch, i] *= gain
+            st.gr_db[ch] = applied
+        return
     for i in range(count):
         r = (phase + i + 1) / CONTROL_BLOCK
         f = f0 + (f1 - f0) * r
-        a = 0.0
-        for ch in range(nch):
-            k = key[ch, start + i]
-            if hpf_on:
-                k = biquad_tdf2(st.hpf_c, st.hpf_z, ch, k)
-            k = abs(k)
-            if k > a:
-                a = k
-        held = slidemax_push(st.sm_vals, st.sm_idx, st.sm_ht, 0, n0 + i, a, win)
-        target = gate_gr_db(fast_lin_to_db(held), t, ratio, rng)
-        if target < g:
-            g += a_att * (target - g)
-        else:
-            g += a_rel * (target - g)
+        held = st.held[i]
+        if held != held_last:
+            held_last = held
+            target = 0.0 if held >= t_lin else gate_gr_db(fast_lin_to_db(held), t, ratio, rng)
+        if g != target:
+            g += (a_att if target < g else a_rel) * (target - g)
+            if abs(target - g) < SNAP_DB:
+                g = target
         applied = f * g
-        gain = fast_exp2(-LOG2_10_OVER_20 * applied)
-        for ch in range(nch):
-            x[ch, start + i] *= gain
+        if applied != applied_last:
+            applied_last = applied
+            gain = fast_exp2(-LOG2_10_OVER_20 * applied)
+        if gain != 1.0:
+            for ch in range(nch):
+                x[ch, start + i] *= gain
     st.gr[0] = g
-    st.n[0] = n0 + count
     for ch in range(nch):
         st.gr_db[ch] = applied
 

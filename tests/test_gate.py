@@ -113,3 +113,44 @@ def test_gate_off_fades_and_is_transparent(eng):
     assert np.max(np.abs(np.diff(y))) <= 1.2 * np.max(np.abs(np.diff(x)))
     lat = eng.latency_samples
     assert np.array_equal(y[-SR // 8:], np.float32(x)[-SR // 8 - lat: len(x) - lat])
+
+
+def test_window_maximum_is_the_sliding_maximum():
+    """The gate's detector (van Herk / Gil-Werman window maximum) against the
+    monotonic-deque sliding maximum on the same random levels, with the window
+    changing mid-stream, growing and shrinking: identical at every sample."""
+    from numba import njit
+    from engine.dsp import (slidemax_alloc, slidemax_push, slidemax_reset, winmax_alloc,
+                            winmax_block, winmax_reset)
+
+    @njit
+    def both(levels, windows, a, b):     # kernels are called from compiled code only
+        vals, suf, blk, pre = a
+        dv, di, dh = b
+        winmax_reset(vals, suf, blk, pre)
+        slidemax_reset(dv, di, dh)
+        out = np.zeros((levels.shape[0], 2))
+        held = np.zeros(16)
+        for n0 in range(0, levels.shape[0], 16):    # segments, as the gate runs it
+            w = windows[n0]
+            winmax_block(vals, suf, blk, pre, n0, levels[n0:n0 + 16], held, 16, w)
+            out[n0:n0 + 16, 0] = held
+            for n in range(n0, n0 + 16):
+                out[n, 1] = slidemax_push(dv, di, dh, 0, n, levels[n], w)
+        return out
+
+    rng = np.random.default_rng(4)
+    n = 20480
+    levels = np.abs(rng.standard_normal(n)) * np.repeat(rng.uniform(0, 1, n // 512), 512)
+    windows = np.repeat(np.array([480, 1, 777, 480, 5000, 3, 480, 2048], np.int64), n // 8)
+    dv, di, dh = slidemax_alloc(1, 5000)
+    out = both(levels, windows, winmax_alloc(5000), (dv, di, dh))
+    # the deque forgets values from before a window grows; the window maximum
+    # keeps them. From one (new) window length after each change on, they agree.
+    ok = np.ones(n, bool)
+    for k in range(1, 8):
+        at = k * (n // 8)
+        if windows[at] > windows[at - 1]:
+            ok[at: at + windows[at]] = False
+    assert np.array_equal(out[ok, 0], out[ok, 1])
+    assert np.all(out[:, 0] >= out[:, 1])
