@@ -34,12 +34,12 @@ import uuid
 from typing import NamedTuple
 
 import numpy as np
-from numba import carray, cfunc, njit, types
+from numba import carray, njit, types
 
-from engine import build
 from engine import meters as M
 from engine.chain import EngineState
-from engine.native import ENTRY_ADDRESS, STATE_TYPE, address_table, call_entry, state_type, unpack
+from engine.build import native_cfunc
+from engine.native import STATE_TYPE, address_table, call_entry, entry, state_type, unpack
 from engine.rt import (FTZ_DAZ, c_function, get_mxcsr, int_to_voidptr, load_acquire, midi_push,
                        midi_ring_alloc, seqlock_write_begin, seqlock_write_end, set_mxcsr,
                        store_release, voidptr_to_int)
@@ -129,7 +129,7 @@ def links(engine_table: np.ndarray) -> np.ndarray:
     """The addresses a native callback calls: the engine entry with its state's
     address table (keep it alive), libjack's per-cycle functions, clock_gettime."""
     out = np.zeros(L_LEN, np.int64)
-    out[L_ENTRY] = ENTRY_ADDRESS
+    out[L_ENTRY] = entry.address
     out[L_ENGINE] = engine_table.ctypes.data
     out[L_PORT_BUFFER] = _address(_jack, "jack_port_get_buffer")
     out[L_MIDI_COUNT] = _address(_jack, "jack_midi_get_event_count")
@@ -314,16 +314,13 @@ LIVE_TYPE = types.NamedTuple(
     [STATE_TYPE, state_type(host_alloc(2, 2, True, np.zeros(1, np.int64)))], LiveState)
 
 
-def _jack_process(nframes, arg):
+@native_cfunc(PROCESS_SIG, nopython=True)
+def jack_process(nframes, arg):
+    """The JACK process callback; its arg is the address table of a LiveState."""
     return jack_cycle(unpack(voidptr_to_int(arg), LIVE_TYPE), nframes)
 
 
-with build.building():
-    #: The JACK process callback; its arg is the address table of a LiveState.
-    jack_process = cfunc(PROCESS_SIG, nopython=True, cache=True)(_jack_process)
-
-
-@cfunc(NOTIFY_SIG, nopython=True, cache=True)
+@native_cfunc(NOTIFY_SIG, nopython=True)
 def xrun_cb(arg):
     """JACK xrun notification; arg = the stats array (one writer for ST_XRUNS)."""
     st = carray(arg, (ST_LEN,), np.int64)
@@ -331,14 +328,14 @@ def xrun_cb(arg):
     return 0
 
 
-@cfunc(SHUTDOWN_SIG, nopython=True, cache=True)
+@native_cfunc(SHUTDOWN_SIG, nopython=True)
 def shutdown_cb(arg):
     """jack_on_shutdown: the server is gone; raise the flag Python polls."""
     st = carray(arg, (ST_LEN,), np.int64)
     store_release(st, ST_SHUTDOWN, 1)
 
 
-@cfunc(MESSAGE_SIG, nopython=True, cache=True)
+@native_cfunc(MESSAGE_SIG, nopython=True)
 def quiet_cb(msg):
     """libjack's error/info printer: silenced (the Python side reports one clear line)."""
     pass
@@ -479,12 +476,9 @@ def player_cycle(p, nframes):
 PLAYER_TYPE = state_type(player_alloc(np.zeros((1, 2), np.float32)))
 
 
-def _player_process(nframes, arg):
+@native_cfunc(PROCESS_SIG, nopython=True)
+def player_process(nframes, arg):
     return player_cycle(unpack(voidptr_to_int(arg), PLAYER_TYPE), nframes)
-
-
-with build.building():
-    player_process = cfunc(PROCESS_SIG, nopython=True, cache=True)(_player_process)
 
 
 class NativePlayer:

@@ -18,9 +18,9 @@ from __future__ import annotations
 import atexit
 
 import numpy as np
-from numba import cfunc, njit, types
+from numba import njit, types
 
-from engine import build
+from engine.build import native_cfunc
 from engine.native import call_entry, unpack
 from engine.rt import store_release, voidptr_to_int
 
@@ -117,13 +117,10 @@ def pa_cycle(st, inp, outp, frames, flags):
     return 0
 
 
-def _pa_callback(inp, outp, frames, time_info, flags, arg):
+@native_cfunc(PA_SIG, nopython=True)
+def pa_callback(inp, outp, frames, time_info, flags, arg):
+    """The PortAudio stream callback; its userdata is the address table of a LiveState."""
     return pa_cycle(unpack(voidptr_to_int(arg), LIVE_TYPE), inp, outp, frames, flags)
-
-
-with build.building():
-    #: The PortAudio stream callback; its userdata is the address table of a LiveState.
-    pa_callback = cfunc(PA_SIG, nopython=True, cache=True)(_pa_callback)
 
 
 def resolve(device, samplerate, channels: int, inputs: int):

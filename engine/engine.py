@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from . import chain, meters as M, native
+from . import chain, meters as M
 from .params import INDEX, NUM_PARAMS, PARAMS, param
 from .rt import ring_drain, ring_push, seqlock_read
 
@@ -40,8 +40,12 @@ class Engine:
         self._nin = self.channels + self.sidechain_channels
         self.state = chain.alloc(self.samplerate, self.channels, self.sidechain_channels,
                                  self.max_block)
+        # imported here, not at the top: importing it builds the engine the first
+        # time (engine/build.py), which a GUI wants to do behind its splash
+        from . import native
         self.table = native.address_table(self.state)
-        self._entry = native.ENTRY_ADDRESS
+        self._entry = native.entry.address
+        self._native_run = native.run.get()
         self._values = {p.id: p.default for p in PARAMS}
         self._producer_lock = threading.Lock()
         self._snapshot = np.zeros(M.SIZE)
@@ -97,7 +101,7 @@ class Engine:
         if self.live:
             raise RuntimeError("this engine is running in a live session; use the session")
         try:
-            if native.run(self._entry, self.table, x, out, self._nin, self.channels) == 0:
+            if self._native_run(self._entry, self.table, x, out, self._nin, self.channels) == 0:
                 return
         except TypeError:   # not C-contiguous float32 2-D arrays: the checked path
             pass
@@ -111,7 +115,7 @@ class Engine:
     def _run(self, x, out):
         if self.live:
             raise RuntimeError("this engine is running in a live session; use the session")
-        native.run(self._entry, self.table, x, out, self._nin, self.channels)
+        self._native_run(self._entry, self.table, x, out, self._nin, self.channels)
 
     def _check_input(self, x) -> np.ndarray:
         nin = self._nin

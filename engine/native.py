@@ -2,12 +2,13 @@
 
     void uplift_entry(int64 table, int64 x, int64 y, int64 nframes)
 
-Every path runs this one function: `Engine.process` calls it through ctypes,
+Every path runs this one function: `Engine.process` calls it through `run`,
 and the PortAudio and JACK callbacks (app/pa_host.py, app/jack_host.py) call it
-through its address from their own cfuncs. It is a `@cfunc(cache=True)`, so a
-process loads it from the cache instead of building it (product.md,
-"Start-up"); the hosts call it by address rather than linking the chain into
-their own callbacks, so they never rebuild the chain either.
+through its address from their own cfuncs. It is a `@cfunc(cache=True)` built
+on first use (engine/build.py), so a process loads it from the cache instead
+of building it (product.md, "Start-up"); the hosts call it by address rather
+than linking the chain into their own callbacks, so they never rebuild the
+chain either.
 
 The engine state is a nested NamedTuple of NumPy arrays (engine/chain.py). A C
 caller only has a `void*`, so the state is flattened into an int64 *address
@@ -30,12 +31,12 @@ import math
 import numba
 import numpy as np
 from llvmlite import ir
-from numba import cfunc, njit, types
+from numba import types
 from numba.extending import intrinsic
 from numba.np.arrayobj import populate_array
 
 from . import chain
-from .build import building
+from .build import native_cfunc, native_njit
 from .chain import CFG_CH, CFG_MAXBLOCK, CFG_SC, INPUT_LIMIT
 from .dsp import FASTMATH
 from .rt import FTZ_DAZ, c_function, get_mxcsr, set_mxcsr
@@ -137,7 +138,8 @@ ENTRY_CTYPES = ctypes.CFUNCTYPE(None, ctypes.c_int64, ctypes.c_int64, ctypes.c_i
                                 ctypes.c_int64)
 
 
-def _entry(table, xp, yp, nframes):
+@native_cfunc(ENTRY_SIG, nopython=True, fastmath=FASTMATH, error_model="numpy", _nrt=False)
+def entry(table, xp, yp, nframes):
     """Run the chain on `nframes` interleaved float32 frames at address xp
     (channels + sidechain per frame) into interleaved float32 frames at yp."""
     S = unpack(table, STATE_TYPE)
@@ -168,18 +170,11 @@ def _entry(table, xp, yp, nframes):
     set_mxcsr(saved)
 
 
-with building():     # compiled here (once per source version) or loaded from the cache
-    entry = cfunc(ENTRY_SIG, cache=True, nopython=True, fastmath=FASTMATH, error_model="numpy",
-                  _nrt=False)(_entry)
-
-#: The entry's address, for hosts that call it from their own native callbacks.
-ENTRY_ADDRESS = entry.address
-#: call_entry(ENTRY_ADDRESS, table, x, y, nframes) from native code
+#: call_entry(entry.address, table, x, y, nframes) from native code
 call_entry = c_function(types.void, types.int64, types.int64, types.int64, types.int64)
 
 
-@njit("int64(int64, int64[::1], float32[:, ::1], float32[:, ::1], int64, int64)", cache=True,
-      nogil=True)
+@native_njit("int64(int64, int64[::1], float32[:, ::1], float32[:, ::1], int64, int64)", nogil=True)
 def run(address, table, x, y, nin, nch):
     """The entry on C-contiguous float32 x[frames, nin] into y[frames, nch], for
     Python callers (Engine.process_into): the dispatcher's typing checks dtype,

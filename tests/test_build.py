@@ -70,8 +70,8 @@ def test_a_second_clone_starts_warm_and_loads_everything(tmp_path):
         from engine import Engine, build, native
         from app import jack_host, pa_host
         e = Engine(48000, 2, 0, 256)
-        hits = [native.entry._cache_hits, jack_host.jack_process._cache_hits,
-                pa_host.pa_callback._cache_hits, jack_host.player_process._cache_hits]
+        hits = [f.get()._cache_hits for f in (native.entry, jack_host.jack_process,
+                                              pa_host.pa_callback, jack_host.player_process)]
         print(build.CACHE_DIR, hits, time.process_time())
     """)
     cache_dir, rest = out.split(" ", 1)

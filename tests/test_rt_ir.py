@@ -63,11 +63,10 @@ def forbidden_calls(ir: str) -> set[str]:
     return bad
 
 
-def _fresh(cf):
-    """cfunc `cf` compiled now with its own flags, not loaded from the build cache
+def _fresh(native_function):
+    """The callback compiled now with its own flags, not loaded from the build cache
     (which keeps machine code, no IR)."""
-    options = {k: v for k, v in cf._compiler.targetoptions.items() if k != "cache"}
-    return cfunc(cf._sig, **options)(cf._pyfunc)
+    return native_function.compile(cache=False)
 
 
 @pytest.fixture(scope="module")

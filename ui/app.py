@@ -201,8 +201,12 @@ def run_session(session, args) -> int:
             _stop(win.session)
 
 
+STARTING = "starting audio — preparing the realtime engine…"
+
+
 def _splash():
-    """A small window saying what happens while the realtime code compiles (~10 s cold)."""
+    """A small window saying what happens while the audio engine loads (a second), or
+    is built for this machine the first time (half a minute, with progress)."""
     from PyQt6.QtCore import Qt
     from PyQt6.QtWidgets import QApplication, QLabel
 
@@ -214,24 +218,46 @@ def _splash():
     w.setStyleSheet(f"background: {theme.PANEL}; border: 1px solid {theme.BORDER};")
     w.setText(f"<div style='font-size:22px;font-weight:800;letter-spacing:5px;"
               f"color:{theme.TEXT}'>UPLIFT</div><div style='color:{theme.TEXT_DIM};"
-              f"font-size:12px;margin-top:10px'>starting audio — preparing the realtime "
-              f"engine…</div>")
+              f"font-size:12px;margin-top:10px'>{STARTING}</div>")
     w.show()
     for _ in range(5):
         QApplication.processEvents()
     return w
 
 
+def _build_engine(splash):
+    """The first time on this machine (or source version), build the engine with
+    its progress on the splash; later starts load it and skip this."""
+    from PyQt6.QtWidgets import QApplication
+
+    from engine import build
+    if build.is_built():
+        return
+    original = splash.text()
+
+    def report(done, expected):
+        pct = min(99, int(100 * done / expected))
+        splash.setText(original.replace(
+            STARTING, f"building the audio engine for this machine, once: {pct} %"))
+        QApplication.processEvents()
+
+    report(0, 1)
+    build.build_all(report)
+    splash.setText(original)
+    QApplication.processEvents()
+
+
 def main(args=None) -> int:
     """`uplift` with a display."""
     ns = _parse(args)
     app = _qapp()
+    splash = _splash()
+    _build_engine(splash)
     try:
         from app.runcmd import values_from
         values = values_from(ns)
     except ImportError:
         values = None
-    splash = _splash()
     try:
         session, note = open_session(ns, values)
     finally:
