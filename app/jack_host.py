@@ -2,8 +2,10 @@
 
 No Python runs per JACK cycle. `jack_set_process_callback` gets the address of
 a `@cfunc` and, as its `arg`, the address of an int64 *address table*
-(engine/native.py) describing a `LiveState`: the engine state plus this
-host's arrays (port handles, counters, scratch buffers, the MIDI byte ring).
+(engine/native.py) describing a `LiveState`: the engine's core arrays (its
+samplerate and meter snapshot) plus this host's arrays (port handles,
+counters, scratch buffers, the MIDI byte ring); the engine itself is reached
+through its entry and its own address table.
 Inside the cfunc, `unpack(arg, LIVE_TYPE)` rebuilds the whole NamedTuple (no
 allocation). The engine entry, the libjack functions the cycle needs
 (`jack_port_get_buffer`, `jack_midi_get_event_count`, `jack_midi_event_get`)
@@ -37,7 +39,7 @@ import numpy as np
 from numba import carray, njit, types
 
 from engine import meters as M
-from engine.chain import EngineState
+from engine.chain import CFG_SR, Core, EngineState
 from engine.build import native_cfunc
 from engine.native import STATE_TYPE, address_table, call_entry, entry, state_type, unpack
 from engine.rt import (FTZ_DAZ, c_function, get_mxcsr, int_to_voidptr, load_acquire, midi_push,
@@ -189,7 +191,7 @@ class HostState(NamedTuple):
 
 
 class LiveState(NamedTuple):
-    engine: EngineState
+    core: Core            # the engine's core: samplerate, meter snapshot and its seqlock
     host: HostState
 
 
@@ -216,12 +218,12 @@ def begin_cycle(h):
 
 
 @njit(inline="always")
-def end_cycle(S, h, saved, t0, nframes):
+def end_cycle(c, h, saved, t0, nframes):
     """Bottom of every callback: count, measure load, publish the host fields of the
     meter snapshot under the engine's seqlock, restore MXCSR."""
     t1 = now_ns(h)
     st = h.stats
-    sr = S.core.cfg[0]
+    sr = c.cfg[CFG_SR]
     ncb = st[ST_CALLBACKS] + 1
     st[ST_CALLBACKS] = ncb
     st[ST_BUSY_NS] += t1 - t0
@@ -236,7 +238,6 @@ def end_cycle(S, h, saved, t0, nframes):
         f[FS_LOAD] += LOAD_SMOOTH * (inst - f[FS_LOAD])
     if ncb > WARMUP_CALLBACKS and inst > f[FS_LOAD_MAX]:
         f[FS_LOAD_MAX] = inst
-    c = S.core
     d = c.meter_data
     seqlock_write_begin(c.meter_seq)
     d[M.CALLBACKS] = ncb
@@ -250,7 +251,6 @@ def end_cycle(S, h, saved, t0, nframes):
 @njit(inline="always")
 def jack_cycle(st, nframes):
     """One JACK cycle on LiveState `st` (called from the process cfunc)."""
-    S = st.engine
     h = st.host
     saved, t0 = begin_cycle(h)
     nch = h.cfg[CF_NCH]
@@ -300,7 +300,7 @@ def jack_cycle(st, nframes):
                 for i in range(m):
                     dst[done + i] = h.ybuf[i * nch + ch]
         done += m
-    end_cycle(S, h, saved, t0, n)
+    end_cycle(st.core, h, saved, t0, n)
     return 0
 
 
@@ -311,7 +311,8 @@ MESSAGE_SIG = types.void(types.voidptr)
 
 #: The live state's type: the engine's and the host's arrays (dtypes and ranks).
 LIVE_TYPE = types.NamedTuple(
-    [STATE_TYPE, state_type(host_alloc(2, 2, True, np.zeros(1, np.int64)))], LiveState)
+    [STATE_TYPE.types[EngineState._fields.index("core")],
+     state_type(host_alloc(2, 2, True, np.zeros(1, np.int64)))], LiveState)
 
 
 @native_cfunc(PROCESS_SIG, nopython=True)

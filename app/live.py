@@ -151,7 +151,7 @@ class LiveSession:
     def _build_state(self, samplerate):
         eng = self._engine_for(samplerate)
         self._host = J.host_alloc(self.channels, self.sidechain_channels, self.midi, eng.table)
-        self._live_state = J.LiveState(engine=eng.state, host=self._host)
+        self._live_state = J.LiveState(core=eng.state.core, host=self._host)
         self._table = address_table(self._live_state)
         return eng
 

@@ -92,7 +92,6 @@ def usable_devices() -> list[dict]:
 
 @njit(inline="always")
 def pa_cycle(st, inp, outp, frames, flags):
-    S = st.engine
     h = st.host
     saved, t0 = begin_cycle(h)
     if flags & PA_XRUN_FLAGS:
@@ -113,7 +112,7 @@ def pa_cycle(st, inp, outp, frames, flags):
                 m = min(CHUNK, n - done)
                 call_entry(entry, table, h.xbuf.ctypes.data, yp + done * 4 * nch, m)
                 done += m
-    end_cycle(S, h, saved, t0, n)
+    end_cycle(st.core, h, saved, t0, n)
     return 0
 
 

@@ -28,6 +28,7 @@ import time
 
 import llvmlite
 import numba
+import numpy as np
 from numba.core import caching
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -252,7 +253,9 @@ def build_all(report=None) -> None:
     with building(report):
         from app import jack_host, pa_host
         from . import Engine
-        Engine(48000, 2, 2, 64)
+        from .curve import chain_curve_db
+        Engine(48000, 2, 2, 64).meters()
+        chain_curve_db(np.linspace(-96.0, 0.0, 4))
         for f in (jack_host.jack_process, jack_host.player_process, jack_host.xrun_cb,
                   jack_host.shutdown_cb, jack_host.quiet_cb, pa_host.pa_callback):
             f.get()

@@ -132,7 +132,8 @@ def total_latency(samplerate, lookahead_ms):
 def reset(S):
     """Clear all signal state; parameters keep their values and jump to target."""
     c = S.core
-    c.p_cur[:] = c.p_target
+    for i in range(c.p_cur.shape[0]):   # a loop: a slice copy compiles shape-error messages
+        c.p_cur[i] = c.p_target[i]
     c.counters[:] = 0
     c.dry_line[:] = 0.0
     c.dry_pos[0] = 0
@@ -325,14 +326,15 @@ def _output(S, start, count, phase):
     c.dry_pos[0] = pos + count
 
 
-@njit(**KERNEL)
+@njit(inline="always")
 def process(S, n):
     """Process S.core.x[:, :n] into S.core.y[:, :n] (n <= max_block).
 
-    Inlined (by LLVM) into the block loop of the native entry
-    (engine/native.py): a call passes the whole state S flattened, several
-    hundred words, and cost ~0.5 µs per block, about 15 % of the chain at
-    32-frame blocks."""
+    Inlined into the block loop of the native entry (engine/native.py), its only
+    caller: a call passes the whole state S flattened, several hundred words,
+    and cost ~0.5 µs per block, about 15 % of the chain at 32-frame blocks.
+    Inlined by Numba (its body is a short loop of calls, which LLVM then
+    inlines), so it is not also built on its own: 2.5 CPU-s off the first build."""
     c = S.core
     ring_drain(c.ring_hdr, c.ring_slots, c.p_target, NUM_PARAMS)
     pos = np.int64(0)   # not a literal: one compiled _segment for every call

@@ -203,7 +203,8 @@ def seqlock_read(seq, data, out):
         s1 = load_acquire(seq, 0)
         if s1 & 1:
             continue
-        out[:] = data
+        for i in range(data.shape[0]):    # a loop: a slice copy compiles shape-error messages
+            out[i] = data[i]
         fence_acquire()
         if load_acquire(seq, 0) == s1:
             return True
