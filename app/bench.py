@@ -8,7 +8,9 @@ What each figure compares:
   pedalboard's JUCE Compressor, Limiter and Compressor+Limiter each given the
   whole buffer in one `process` call. Uplift is measured as the full chain and
   as each stage alone (the others switched off; "base" is every stage off:
-  input sanitising, gains, meters and the dry path).
+  input sanitising, gains, meters and the dry path). "gaps": the same noise
+  with every other half second 60 dB down, below the gate's threshold, so its
+  gain moves (the default input is above it: the gate stays open).
 - *per call*: µs for one call of one frame from Python: Engine.process_into
   against pedalboard's `process`, i.e. each API's fixed overhead.
 
@@ -38,6 +40,7 @@ CONFIGS = {
     "full chain + gate": {"gate_on": 1},
     "base (every stage off)": OFF,
     "GATE alone": {**OFF, "gate_on": 1},
+    "GATE alone, gaps": {**OFF, "gate_on": 1},
     "DRIFT alone": {**OFF, "drift_on": 1},
     "SETTLE alone": {**OFF, "settle_on": 1},
     "limiter alone": {**OFF, "limiter_on": 1},
@@ -48,6 +51,14 @@ JUCE_FULL = "JUCE Compressor+Limiter"
 def _noise(seconds: float) -> np.ndarray:
     rng = np.random.default_rng(1)
     return (0.1 * rng.standard_normal((int(seconds * SR), 2))).astype(np.float32)
+
+
+def _gaps(x: np.ndarray) -> np.ndarray:
+    y = x.copy()
+    half = SR // 2
+    for i in range(half, y.shape[0], 2 * half):
+        y[i:i + half] *= 1e-3
+    return y
 
 
 def engine_run(values: dict, x: np.ndarray):
@@ -122,7 +133,9 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     x = _noise(args.seconds)
     frames = x.shape[0]
-    runs = {name: engine_run(values, x) for name, values in CONFIGS.items()}
+    gaps = _gaps(x)
+    runs = {name: engine_run(values, gaps if "gaps" in name else x)
+            for name, values in CONFIGS.items()}
     juce = pedalboard_runs(x)
     runs.update(juce)
     calls = 2000

@@ -129,7 +129,7 @@ def mark_built() -> None:
 
 
 #: Roughly how many functions a full build compiles (for the progress figure only).
-EXPECTED_COMPILES = 135
+EXPECTED_COMPILES = 100
 
 
 class Progress(numba.core.event.Listener):

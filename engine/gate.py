@@ -62,6 +62,7 @@ class GateState(NamedTuple):
     wm_pre: np.ndarray
     level: np.ndarray          # [CONTROL_BLOCK] scratch: key level per sample of a segment
     held: np.ndarray           # [CONTROL_BLOCK] scratch: its window maximum
+    gain: np.ndarray           # [CONTROL_BLOCK] scratch: applied GR (dB), then linear gain
     n: np.ndarray              # int64[1] absolute sample index
     gr_db: np.ndarray          # [channels] meter: applied reduction (dB, >= 0)
 
@@ -72,6 +73,7 @@ def gate_alloc(samplerate: float, channels: int, max_block: int) -> GateState:
     return GateState(coef=np.zeros(C_LEN), hpf_c=np.zeros(5), hpf_z=np.zeros((channels, 2)),
                      gr=np.zeros(1), wm_vals=vals, wm_suf=suf, wm_blk=blk, wm_pre=pre,
                      level=np.zeros(CONTROL_BLOCK), held=np.zeros(CONTROL_BLOCK),
+                     gain=np.zeros(CONTROL_BLOCK),
                      n=np.zeros(1, np.int64), gr_db=np.zeros(channels))
 
 
@@ -164,11 +166,8 @@ def gate_process(st, p, x, key, start, count, phase):
     t_lin = c[C_T_LIN]
     n0 = st.n[0]
     g = st.gr[0]
-    applied = 0.0
     held_last = -1.0
     target = 0.0
-    applied_last = 0.0
-    gain = 1.0
     level = st.level
     if hpf_on:
         for i in range(count):
@@ -177,13 +176,14 @@ def gate_process(st, p, x, key, start, count, phase):
                 k = abs(biquad_tdf2(st.hpf_c, st.hpf_z, ch, key[ch, start + i]))
                 a = k if k > a else a
             level[i] = a
+    elif nch == 2:      # the common case, as one vector loop
+        for i in range(count):
+            k0 = abs(key[0, start + i])
+            k1 = abs(key[1, start + i])
+            level[i] = k0 if k0 > k1 else k1
     else:
         for i in range(count):
-            a = 0.0
-            for ch in range(nch):
-                k = abs(key[ch, start + i])
-                a = k if k > a else a
-            level[i] = a
+            level[i] = abs(key[0, start + i])
     lowest, highest = winmax_block(st.wm_vals, st.wm_suf, st.wm_blk, st.wm_pre, n0, level,
                                    st.held, count, win)
     st.n[0] = n0 + count
@@ -195,15 +195,16 @@ def gate_process(st, p, x, key, start, count, phase):
     if g == rng and highest < c[C_FULL_LIN] and f0 == f1:
         # shut all through the segment, settled: the whole range, one gain
         applied = f1 * g
-        gain = fast_exp2(-LOG2_10_OVER_20 * applied)
+        shut = fast_exp2(-LOG2_10_OVER_20 * applied)
         for ch in range(nch):
             for i in range(start, start + count):
-                x[ch, i] *= gain
+                x[ch, i] *= shut
             st.gr_db[ch] = applied
         return
+    # the ballistic GR is a recursion, sample by sample; its gains are then one
+    # vector loop of exps (no branch), and the gains one vector multiply
+    gain = st.gain
     for i in range(count):
-        r = (phase + i + 1) / CONTROL_BLOCK
-        f = f0 + (f1 - f0) * r
         held = st.held[i]
         if held != held_last:
             held_last = held
@@ -212,13 +213,13 @@ def gate_process(st, p, x, key, start, count, phase):
             g += (a_att if target < g else a_rel) * (target - g)
             if abs(target - g) < SNAP_DB:
                 g = target
-        applied = f * g
-        if applied != applied_last:
-            applied_last = applied
-            gain = fast_exp2(-LOG2_10_OVER_20 * applied)
-        if gain != 1.0:
-            for ch in range(nch):
-                x[ch, start + i] *= gain
+        gain[i] = (f0 + (f1 - f0) * ((phase + i + 1) / CONTROL_BLOCK)) * g
+    applied = gain[count - 1]
+    for i in range(count):
+        gain[i] = fast_exp2(-LOG2_10_OVER_20 * gain[i])
+    for ch in range(nch):
+        for i in range(count):
+            x[ch, start + i] *= gain[i]
     st.gr[0] = g
     for ch in range(nch):
         st.gr_db[ch] = applied
