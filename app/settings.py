@@ -19,16 +19,34 @@ import json
 import os
 import tempfile
 import threading
+from contextlib import contextmanager
 from pathlib import Path
+
+from filelock import FileLock
 
 ENV_VAR = "UPLIFT_CONFIG_DIR"
 APP_NAME = "uplift"
 SETTINGS_FILE = "settings.json"
 PRESETS_DIR = "presets"
 
-# Serialises read-modify-write of settings.json within this process (the MIDI
-# thread saves mappings while the GUI thread may save its own keys).
-_settings_lock = threading.RLock()
+LOCK_FILE = ".settings.lock"
+MAX_JSON_BYTES = 1 << 20     # settings and presets are a few kB; anything this big is not ours
+
+# Serialises read-modify-write of settings.json: within this process (the MIDI
+# thread saves mappings while the GUI thread may save its own keys) and across
+# processes (a GUI and a headless instance), with a lock file beside it.
+_thread_lock = threading.RLock()
+
+
+_file_locks: dict[str, FileLock] = {}     # one per path: a FileLock is reentrant per instance
+
+
+@contextmanager
+def _settings_lock():
+    with _thread_lock:
+        path = str(config_dir(create=True) / LOCK_FILE)
+        with _file_locks.setdefault(path, FileLock(path)):
+            yield
 
 
 class SettingsError(Exception):
@@ -134,12 +152,27 @@ def _umask() -> int:
 
 # --- reads ---
 
+def _unique_keys(pairs):
+    obj = {}
+    for k, v in pairs:
+        if k in obj:
+            raise ValueError(f"the key {k!r} appears twice")
+        obj[k] = v
+    return obj
+
+
 def read_json(path: Path | str):
-    """Parse a JSON file; any problem raises SettingsError naming the file.
+    """Parse a JSON file; any problem raises SettingsError naming the file: a
+    file over MAX_JSON_BYTES, a key given twice in one object (which JSON
+    parsers silently resolve to the last), an integer too long to convert.
     NaN/Infinity literals are parsed as floats so that field validation can
     name the field that holds them."""
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_JSON_BYTES and path.is_file():
+            raise SettingsError(f"{path}: {size:,} bytes is too large for a settings or preset "
+                                f"file (at most {MAX_JSON_BYTES:,})")
         data = path.read_bytes()
     except FileNotFoundError:
         raise SettingsError(f"{path}: no such file") from None
@@ -154,7 +187,7 @@ def read_json(path: Path | str):
     if not text.strip():
         raise SettingsError(f"{path}: the file is empty")
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as e:
         truncated = e.pos >= len(text.rstrip()) or e.msg.startswith("Unterminated string")
         hint = " (the file looks truncated)" if truncated else ""
@@ -162,16 +195,18 @@ def read_json(path: Path | str):
                             f"{e.msg}{hint}") from None
     except RecursionError:
         raise SettingsError(f"{path}: not valid JSON (nested too deeply)") from None
+    except ValueError as e:      # a duplicate key, or an integer of thousands of digits
+        raise SettingsError(f"{path}: {str(e).splitlines()[0]}") from None
 
 
 def load_settings() -> dict:
     """The settings dict; {} if there is no settings file yet.
     A corrupt file raises SettingsError (it is left as it is)."""
     path = settings_path()
-    with _settings_lock:
-        if not path.exists():
-            return {}
-        obj = read_json(path)
+    # no lock: writes replace the file atomically, so a read sees one whole version
+    if not path.exists():
+        return {}
+    obj = read_json(path)
     if not isinstance(obj, dict):
         raise SettingsError(f"{path}: expected a JSON object at the top level, "
                             f"got {type(obj).__name__}")
@@ -182,7 +217,7 @@ def save_settings(settings: dict) -> None:
     """Replace the whole settings file (atomically)."""
     if not isinstance(settings, dict):
         raise TypeError("settings must be a dict")
-    with _settings_lock:
+    with _settings_lock():
         config_dir(create=True)
         atomic_write_json(settings_path(), settings)
 
@@ -195,7 +230,7 @@ def update_settings(**changes) -> dict:
     """Read-modify-write: set the given top-level keys, keep all the others.
     If the existing file is corrupt this raises SettingsError and writes
     nothing, so a user's hand-edited file is never clobbered."""
-    with _settings_lock:
+    with _settings_lock():
         settings = load_settings()
         settings.update(changes)
         save_settings(settings)

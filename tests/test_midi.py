@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from app import midi as M
+from app import settings
 from app.midi import MidiController, MidiInput, MidiParser, MidiPoller
 from engine.params import BY_ID, INDEX, PARAMS
 
@@ -258,7 +259,7 @@ def test_mappings_persist_atomically_and_reload(config_dir):
         {"param": "amount", "channel": 1, "cc": 21, "resolution": 7},
         {"param": "threshold", "channel": 16, "cc": 7, "resolution": 14},
     ]
-    assert [f.name for f in config_dir.iterdir()] == ["settings.json"]   # no temp files left
+    assert sorted(f.name for f in config_dir.iterdir()) == [settings.LOCK_FILE, "settings.json"]  # no temp
     c2, rec, _ = make(persist=True)
     assert c2.binding("amount") == (0, 21) and c2.is_fine("threshold")
     c2.forget("amount")

@@ -39,12 +39,26 @@ def test_settings_atomic_write_and_merge(config_dir):
     S.update_settings(midi=[{"param": "amount", "channel": 1, "cc": 7, "resolution": 7}])
     data = json.loads((config_dir / "settings.json").read_text())
     assert data["device"] == "hw:2" and data["midi"][0]["cc"] == 7
-    assert sorted(p.name for p in config_dir.iterdir()) == ["settings.json"]
+    assert sorted(p.name for p in config_dir.iterdir()) == [S.LOCK_FILE, "settings.json"]
     mode = stat.S_IMODE((config_dir / "settings.json").stat().st_mode)
     assert mode & 0o600 == 0o600
     with pytest.raises(ValueError):
         S.save_settings({"x": float("nan")})       # never writes non-JSON
     assert json.loads((config_dir / "settings.json").read_text()) == data
+
+
+def test_two_processes_updating_settings_lose_nothing(config_dir):
+    """Two real processes, each setting 150 keys of its own by read-modify-write
+    at the same time: every key of both is in the file afterwards."""
+    import subprocess
+    import sys
+    code = ("import sys\nfrom app import settings as S\n"
+            "for i in range(150):\n    S.update_settings(**{f'{sys.argv[1]}{i}': i})\n")
+    env = dict(os.environ, UPLIFT_CONFIG_DIR=str(config_dir))
+    procs = [subprocess.Popen([sys.executable, "-c", code, tag], env=env) for tag in "ab"]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    data = S.load_settings()
+    assert sorted(data) == sorted(f"{t}{i}" for t in "ab" for i in range(150))
 
 
 def test_failed_write_leaves_old_file(config_dir, monkeypatch):
@@ -58,7 +72,7 @@ def test_failed_write_leaves_old_file(config_dir, monkeypatch):
         S.save_settings({"a": 2})
     assert "settings.json" in str(e.value) and "No space" in str(e.value)
     assert (config_dir / "settings.json").read_bytes() == before
-    assert sorted(p.name for p in config_dir.iterdir()) == ["settings.json"]   # temp removed
+    assert sorted(p.name for p in config_dir.iterdir()) == [S.LOCK_FILE, "settings.json"]  # no temp
 
 
 @pytest.mark.parametrize("text,needle", [
@@ -238,6 +252,12 @@ BAD_FILES = [
     ("bool out of range", _doc({"gate_on": 2}), ["values.gate_on"]),
     ("bool bad word", _doc({"bypass": "maybe"}), ["values.bypass"]),
     ("bool as object", _doc({"limiter_on": {}}), ["values.limiter_on"]),
+    ("duplicate key", '{"format": "uplift-preset", "version": 1, "values": {"mix": 50, "mix": 80}}',
+     ["'mix'", "twice"]),
+    ("huge integer", '{"format": "uplift-preset", "version": 1, "values": {"mix": 1%s}}' % ("0" * 5000),
+     ["digits"]),
+    ("over 1 MB", '{"format": "uplift-preset", "version": 1, "values": {}, "notes": "%s"}'
+     % ("x" * (1 << 20)), ["too large"]),
 ]
 
 
