@@ -31,14 +31,34 @@ def cmd_presets(args) -> int:
 
 
 def cmd_render(args) -> int:
-    from .render import render
+    from .render import render, render_batch
     from .runcmd import values_from
-    summary = render(args.input, args.output, values_from(args), block=args.block,
-                     report_path=args.report)
-    print(f"wrote {args.output}: {summary['frames']} frames, {summary['channels']} ch, "
-          f"{summary['samplerate']} Hz, {summary['subtype']}; latency "
-          f"{summary['latency_samples']} samples")
+    if len(args.paths) < 2:
+        raise UserError("render needs IN and OUT (uplift render IN... OUT)")
+    inputs, out = args.paths[:-1], args.paths[-1]
+    values = values_from(args)
+    if len(inputs) > 1 or os.path.isdir(out):
+        if args.report:
+            raise UserError("--report renders one file; give one IN and one OUT")
+        return render_batch(inputs, out, values, block=args.block, jobs=args.jobs,
+                            force=args.force, live_alignment=args.live_alignment)
+    summary = render(inputs[0], out, values, block=args.block, report_path=args.report,
+                     force=args.force, live_alignment=args.live_alignment)
+    print(describe_render(out, summary))
+    if summary["frames"] < summary["header_frames"]:
+        print(f"uplift: warning: {inputs[0]} is truncated: its header promises "
+              f"{summary['header_frames']} frames, it holds {summary['frames']}; rendered those",
+              file=sys.stderr)
     return 0
+
+
+def describe_render(out: str, summary: dict) -> str:
+    kept = "" if summary["subtype"] == summary["input_subtype"] else \
+        f" (the input was {summary['input_subtype']}, which {summary['format']} cannot hold)"
+    align = "aligned with the input" if summary["aligned"] else "live alignment"
+    return (f"wrote {out}: {summary['frames']} frames, {summary['channels']} ch, "
+            f"{summary['samplerate']} Hz, {summary['subtype']}{kept}; latency "
+            f"{summary['latency_samples']} samples, {align}")
 
 
 def cmd_bench(args) -> int:
@@ -81,12 +101,20 @@ def build_parser() -> argparse.ArgumentParser:
     run_parsers.append(p)
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("render", help="process a file offline, bit-identical to live")
-    p.add_argument("input", metavar="IN")
-    p.add_argument("output", metavar="OUT")
+    p = sub.add_parser("render", help="process files offline, bit-identical to live",
+                       description="Render IN to OUT, or several INs into the folder OUT. The "
+                       "output is aligned with the input and has its length (the engine's "
+                       "latency compensated); it never replaces an input, nor an existing "
+                       "file without --force.")
+    p.add_argument("paths", nargs="+", metavar="IN... OUT")
     add_values(p)
     p.add_argument("--block", type=int, default=512, metavar="N", help="block size (1..8192)")
     p.add_argument("--report", metavar="PNG", help="write waveforms, band lifts and gain reduction")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="render N files at once (several INs)")
+    p.add_argument("--force", action="store_true", help="replace existing output files")
+    p.add_argument("--live-alignment", action="store_true",
+                   help="keep the live delay (the engine's latency) instead of aligning")
     p.set_defaults(func=cmd_render)
 
     sub.add_parser("devices", help="list audio devices and host APIs").set_defaults(func=cmd_devices)
@@ -126,6 +154,11 @@ def main(argv=None) -> int:
             return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
+    except BaseException as e:
+        from .render import Interrupted
+        if isinstance(e, Interrupted):     # SIGTERM/SIGHUP during a render, cleaned up
+            return 128 + e.signum
+        raise
 
 
 if __name__ == "__main__":

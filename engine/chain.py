@@ -1,6 +1,10 @@
 """The signal chain, as the audio thread runs it (product.md, "Signal chain").
 
-    in ─ input_gain ─ GATE ─ DRIFT ─ SETTLE (+makeup) ─ limiter ─ mix/bypass/delta ─ output_gain ─ out
+    in ─ input_gain ─ GATE ─ DRIFT ─ SETTLE (+makeup) ─ mix ─ output_gain ─ limiter ─ delta/bypass ─ out
+
+The ceiling limiter is last in the processed path, so with limiter_on no
+processed sample exceeds the ceiling whatever mix and output gain do; delta and
+bypass are monitoring and are not limited (dsp.md, "Output, mix, bypass").
 
 `process(S, n)` is the one kernel every path runs: offline `Engine.process`,
 `uplift render`, and the native PortAudio/JACK callbacks. It reads the planar
@@ -128,9 +132,11 @@ def total_latency(samplerate, lookahead_ms):
         limiter_latency(samplerate)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def reset(S):
-    """Clear all signal state; parameters keep their values and jump to target."""
+    """Clear all signal state; parameters keep their values and jump to target.
+    Also run by `process` before the first sample after construction or reset,
+    so values set before any audio apply from the first sample."""
     c = S.core
     for i in range(c.p_cur.shape[0]):   # a loop: a slice copy compiles shape-error messages
         c.p_cur[i] = c.p_target[i]
@@ -154,7 +160,7 @@ def reset(S):
     c.cfg[CFG_GLIDE] = onepole_coeff(PARAM_GLIDE_MS, sr, CONTROL_BLOCK)
     c.cfg[CFG_METER_A] = onepole_coeff(METER_RMS_MS, sr, 1.0)
     c.counters[CNT_LATENCY] = total_latency(sr, c.p_cur[PID.lookahead])
-    tap_reset(c.dry_tap, float(c.counters[CNT_LATENCY]))
+    tap_reset(c.dry_tap, float(c.counters[CNT_LATENCY] - limiter_latency(sr)))
 
 
 @njit(**KERNEL)
@@ -188,8 +194,9 @@ def _control_tick(S):
     limiter_control(S.limiter, p, sr)
     lat = total_latency(sr, p[PID.lookahead])
     c.counters[CNT_LATENCY] = lat
-    # the dry tap moves with the same crossfade, on the same tick, as SETTLE's lookahead tap
-    tap_control(c.dry_tap, float(lat), CONTROL_BLOCK * 1000.0 / (XFADE_MS * sr))
+    # the dry tap (the mix's delay, before the limiter) moves with the same
+    # crossfade, on the same tick, as SETTLE's lookahead tap
+    tap_control(c.dry_tap, float(lat - limiter_latency(sr)), CONTROL_BLOCK * 1000.0 / (XFADE_MS * sr))
     step = CONTROL_BLOCK * 1000.0 / (OUT_FADE_MS * sr)
     f = c.fades
     f[F_BYPASS0] = f[F_BYPASS1]
@@ -230,8 +237,9 @@ def _segment(S, start, count, phase):
     drift_process(S.drift, p, w, start, count, phase)
     _settle_key(S, start, count, external, nch, nsc)
     settle_process(S.settle, p, w, key, start, count, phase)
+    _mix(S, start, count, phase)
     limiter_process(S.limiter, p, w, start, count, phase)
-    _output(S, start, count, phase)
+    _monitor(S, start, count, phase)
 
 
 @njit(**KERNEL)
@@ -264,66 +272,91 @@ def _settle_key(S, start, count, external, nch, nsc):
 
 
 @njit(**KERNEL)
-def _output(S, start, count, phase):
-    """Dry alignment, mix, delta, bypass and output gain.
+def _dry_taps(c, ch, pos, i, lim, r, mask):
+    """The dry line read at the mix's delay and at the total latency (`lim`
+    samples later), each crossfaded while the delay moves (engine/dsp.py tap_*)."""
+    line = c.dry_line
+    tap = c.dry_tap
+    d_cur = np.int64(tap[1])
+    pre = line[ch, (pos + i - d_cur) & mask]
+    total = line[ch, (pos + i - d_cur - lim) & mask]
+    if tap[2] < 1.0 or tap[3] < 1.0:
+        d_prev = np.int64(tap[0])
+        wt = tap[2] + (tap[3] - tap[2]) * r
+        pre = wt * pre + (1.0 - wt) * line[ch, (pos + i - d_prev) & mask]
+        total = wt * total + (1.0 - wt) * line[ch, (pos + i - d_prev - lim) & mask]
+    return pre, total
 
-    dry = raw input delayed by the current latency (crossfaded when it changes)
-    mix:    y = ((1 − m)·dry + m·wet)·g_out     (m = 0 gives dry·g_out exactly)
-    delta:  y = (processed − dry)·g_out
-    bypass: out = (1 − b)·y + b·dry             (b = 1 gives dry exactly)."""
+
+@njit(**KERNEL)
+def _mix(S, start, count, phase):
+    """Mix with the aligned dry signal and apply the output gain, into the work
+    block the limiter then takes (dry = raw input delayed by the processed
+    path's latency up to the limiter, crossfaded when it changes):
+        y = ((1 − m)·dry + m·wet)·g_out        (m = 0 gives dry·g_out exactly)"""
     c = S.core
     nch = c.y.shape[0]
     line = c.dry_line
     mask = line.shape[1] - 1
-    tap = c.dry_tap
-    d_cur = np.int64(tap[1])
-    d_prev = np.int64(tap[0])
-    w0, w1 = tap[2], tap[3]
-    fading = w0 < 1.0 or w1 < 1.0
+    pos = c.dry_pos[0]
     m = c.p_cur[PID.mix] * 0.01
+    for ch in range(nch):
+        for i in range(count):
+            line[ch, (pos + i) & mask] = c.x[ch, start + i]
+    if m == 1.0:
+        # fully wet (the common case): the dry line is only written
+        for ch in range(nch):
+            for i in range(count):
+                c.work[ch, start + i] *= _ramp(c.gains, G_OUT, phase, i)
+        return
+    lim = limiter_latency(c.cfg[CFG_SR])
+    for i in range(count):
+        r = (phase + i + 1) / CONTROL_BLOCK
+        g_out = _ramp(c.gains, G_OUT, phase, i)
+        for ch in range(nch):
+            dry = _dry_taps(c, ch, pos, i, lim, r, mask)[0]
+            if m == 0.0:
+                y = dry
+            else:
+                y = (1.0 - m) * dry + m * c.work[ch, start + i]
+            c.work[ch, start + i] = y * g_out
+
+
+@njit(**KERNEL)
+def _monitor(S, start, count, phase):
+    """Delta and bypass on the limited output (monitoring: not limited), with the
+    dry signal at the total latency:
+        delta:  y = out − dry·g_out            (what Uplift adds or removes)
+        bypass: y = (1 − b)·y + b·dry          (b = 1 gives dry exactly)."""
+    c = S.core
+    nch = c.y.shape[0]
     f = c.fades
     b0, b1, e0, e1 = f[F_BYPASS0], f[F_BYPASS1], f[F_DELTA0], f[F_DELTA1]
     pos = c.dry_pos[0]
-    if not fading and b0 == 0.0 and b1 == 0.0 and e0 == 0.0 and e1 == 0.0 and m == 1.0:
-        # the common case (fully wet, no delta, no bypass, dry tap still): the dry
-        # line is only written, y = wet·g_out -- the same values as the general path
+    c.dry_pos[0] = pos + count
+    if b0 == 0.0 and b1 == 0.0 and e0 == 0.0 and e1 == 0.0:
         for ch in range(nch):
             for i in range(count):
-                line[ch, (pos + i) & mask] = c.x[ch, start + i]
-        for ch in range(nch):
-            for i in range(count):
-                c.y[ch, start + i] = c.work[ch, start + i] * _ramp(c.gains, G_OUT, phase, i)
-        c.dry_pos[0] = pos + count
+                c.y[ch, start + i] = c.work[ch, start + i]
         return
+    mask = c.dry_line.shape[1] - 1
+    lim = limiter_latency(c.cfg[CFG_SR])
     for i in range(count):
         r = (phase + i + 1) / CONTROL_BLOCK
         g_out = _ramp(c.gains, G_OUT, phase, i)
         b = b0 + (b1 - b0) * r
         e = e0 + (e1 - e0) * r
-        wr = (pos + i) & mask
         for ch in range(nch):
-            line[ch, wr] = c.x[ch, start + i]
-            dry = line[ch, (pos + i - d_cur) & mask]
-            if fading:
-                wt = w0 + (w1 - w0) * r
-                dry = wt * dry + (1.0 - wt) * line[ch, (pos + i - d_prev) & mask]
+            dry = _dry_taps(c, ch, pos, i, lim, r, mask)[1]
             if b == 1.0:
                 y = dry
             else:
-                wet = c.work[ch, start + i]
-                if m == 0.0:
-                    y = dry
-                elif m == 1.0:
-                    y = wet
-                else:
-                    y = (1.0 - m) * dry + m * wet
+                y = c.work[ch, start + i]
                 if e != 0.0:
-                    y -= e * dry
-                y *= g_out
+                    y -= e * dry * g_out
                 if b != 0.0:
                     y = (1.0 - b) * y + b * dry
             c.y[ch, start + i] = y
-    c.dry_pos[0] = pos + count
 
 
 @njit(inline="always")
@@ -337,6 +370,10 @@ def process(S, n):
     inlines), so it is not also built on its own: 2.5 CPU-s off the first build."""
     c = S.core
     ring_drain(c.ring_hdr, c.ring_slots, c.p_target, NUM_PARAMS)
+    if c.counters[CNT_SAMPLES] == 0:
+        # nothing processed yet: what was set so far is where the audio starts,
+        # not the end of a glide from the defaults (product.md, rule 6)
+        reset(S)
     pos = np.int64(0)   # not a literal: one compiled _segment for every call
     while pos < n:
         phase = c.counters[CNT_PHASE]

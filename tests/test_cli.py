@@ -33,7 +33,7 @@ def test_render_keeps_format_and_matches_engine(tmp_path):
     src, dst = tmp_path / "in.wav", tmp_path / "out.wav"
     _tone(src, sr=44100, channels=2, subtype="PCM_24")
     assert main(["render", str(src), str(dst), "--set", "threshold=-30", "--set", "amount=60",
-                 "--block", "256"]) == 0
+                 "--block", "256", "--live-alignment"]) == 0
     info = sf.info(dst)
     assert (info.samplerate, info.channels, info.subtype) == (44100, 2, "PCM_24")
     # Same settings and block size through the Python API: the same samples.
@@ -50,7 +50,7 @@ def test_render_keeps_format_and_matches_engine(tmp_path):
 def test_render_float_output_is_bit_identical(tmp_path):
     src, dst = tmp_path / "in.wav", tmp_path / "out.wav"
     _tone(src, channels=1, subtype="FLOAT")
-    assert main(["render", str(src), str(dst), "--block", "64"]) == 0
+    assert main(["render", str(src), str(dst), "--block", "64", "--live-alignment"]) == 0
     x, _ = sf.read(src, dtype="float32", always_2d=True)
     eng = Engine(48000, 1, max_block=64)
     ref = np.concatenate([eng.process(x[i:i + 64]) for i in range(0, len(x), 64)])
@@ -68,7 +68,8 @@ def test_render_in_chunks_keeps_every_block_cut(tmp_path):
     x = (0.2 * rng.standard_normal((2 * CHUNK_FRAMES + 1234, 2))).astype(np.float32)
     sf.write(src, x, 48000, subtype="FLOAT")
     block = 100
-    assert main(["render", str(src), str(dst), "--block", str(block), "--set", "amount=80"]) == 0
+    assert main(["render", str(src), str(dst), "--block", str(block), "--set", "amount=80",
+                 "--live-alignment"]) == 0
     eng = Engine(48000, 2, max_block=block)
     eng.set("amount", 80)
     ref = np.concatenate([eng.process(x[i:i + block]) for i in range(0, len(x), block)])

@@ -151,8 +151,9 @@ def _aligned_dry(eng, x):
 
 @pytest.mark.parametrize("lookahead", [0.0, 3.0])
 def test_mix_zero_is_delayed_dry_bit_exact(eng, lookahead):
+    """Below the ceiling (the limiter is on, last, and leaves it alone)."""
     rng = np.random.default_rng(2)
-    x = stereo(rng.standard_normal(SR // 4) * 0.3).astype(np.float32)
+    x = stereo(np.clip(rng.standard_normal(SR // 4) * 0.3, -0.9, 0.9)).astype(np.float32)
     configure(eng, mix=0, threshold=-40, ratio=10, gate_on=1, limiter_on=1, drift_on=1,
               lookahead=lookahead)
     y = eng.process(x)
@@ -161,6 +162,45 @@ def test_mix_zero_is_delayed_dry_bit_exact(eng, lookahead):
     y = eng.process(x)
     ref = (_aligned_dry(eng, x).astype(np.float64) * 10 ** (-6 / 20)).astype(np.float32)
     assert np.max(np.abs(y - ref)) <= 1e-7
+
+
+def _square_stereo(n, level=1.0):
+    t = np.arange(n) / SR
+    return stereo(level * np.sign(np.sin(2 * np.pi * 110 * t))).astype(np.float32)
+
+
+@pytest.mark.parametrize("mix", [100.0, 50.0, 0.0])
+def test_ceiling_holds_at_the_output_from_the_first_sample(mix):
+    """The limiter is last: with limiter_on no output sample exceeds the ceiling,
+    whatever mix and output gain do, from the very first sample after
+    construction and after reset (full-scale square, clipped noise, +24 dB in
+    and out)."""
+    rng = np.random.default_rng(8)
+    noise = stereo(np.clip(rng.standard_normal(SR // 2) * 0.7, -1, 1)).astype(np.float32)
+    ceiling = 10 ** (-1 / 20)
+    for x in (_square_stereo(SR // 2), noise):
+        e = Engine(SR, 2, 0, 256)
+        configure(e, input_gain=24, output_gain=24, mix=mix, ceiling=-1, limiter_on=1)
+        for _ in range(2):
+            y = e.process(x)
+            assert np.max(np.abs(y)) <= ceiling, 20 * np.log10(np.max(np.abs(y)))
+            assert np.max(np.abs(y[:64])) <= ceiling
+            e.reset()
+
+
+def test_monitoring_is_not_limited():
+    """delta and bypass are monitoring (dsp.md): bypass is the aligned dry signal
+    even above the ceiling, and delta is what the limiter-on output differs by."""
+    x = _square_stereo(SR // 4, 0.99)
+    e = Engine(SR, 2, 0, 256)
+    configure(e, bypass=1, ceiling=-12, limiter_on=1)
+    assert np.array_equal(e.process(x), _aligned_dry(e, x))
+    e = Engine(SR, 2, 0, 256)
+    configure(e, delta=1, ceiling=-12, limiter_on=1, drift_on=0, settle_on=0)
+    y = e.process(x)
+    # the limited output (about -12 dBFS) minus the dry (-0.1 dBFS): about -0.1 - 12 dB deep
+    lat = e.latency_samples
+    assert np.max(np.abs(y[lat + SR // 20:])) > 0.6
 
 
 def test_bypass_bit_exact_and_click_free(eng):
