@@ -70,6 +70,19 @@ def _open_input(path: str):
         raise RenderError(f"cannot read {path}: {_sf_reason(e)}") from None
 
 
+def _promised_frames(src) -> int:
+    """The frames the file's header promises: libsndfile sizes a cut-off WAV or
+    AIFF by what is there, and notes the header's figure in its log
+    ("data : 192000 (should be 95978)")."""
+    import re
+    log = src.extra_info
+    m = re.search(r"^data\s*:\s*(\d+)\s*\(should be \d+\)", log, re.M)
+    align = re.search(r"Block Align\s*:\s*(\d+)", log)
+    if m and align and int(align.group(1)) > 0:
+        return max(src.frames, int(m.group(1)) // int(align.group(1)))
+    return src.frames
+
+
 def _sf_reason(e: Exception) -> str:
     text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
     return text.replace("Error opening ", "").strip()
@@ -180,6 +193,7 @@ def render(in_path: str, out_path: str, values: dict, block: int = 512,
             raise RenderError(f"{in_path} is at {sr} Hz; Uplift runs at 44.1 kHz to 192 kHz")
         fmt, subtype = _output_format(out_path, src)
         frames = src.frames
+        promised = _promised_frames(src)
         eng = Engine(samplerate=sr, channels=channels, max_block=block)
         eng.update(values)       # applies from the first sample (nothing glides from defaults)
         latency = eng.latency_samples
@@ -215,7 +229,7 @@ def render(in_path: str, out_path: str, values: dict, block: int = 512,
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
-    return {"frames": read, "header_frames": frames, "samplerate": sr, "channels": channels,
+    return {"frames": read, "header_frames": max(frames, promised), "samplerate": sr, "channels": channels,
             "format": fmt, "subtype": subtype, "input_subtype": src.subtype,
             "latency_samples": latency, "aligned": not live_alignment}
 

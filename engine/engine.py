@@ -88,7 +88,8 @@ class Engine:
     # --- processing ---
     def process(self, x) -> np.ndarray:
         """Process x (frames, channels [+ sidechain]) into a new float32 array
-        (frames, channels). Any numeric array is accepted and converted."""
+        (frames, channels). Float arrays are taken as they are (1.0 = 0 dBFS);
+        signed integer arrays are scaled by their full scale (int16: 32768 = 1.0)."""
         x = self._check_input(x)
         out = np.empty((x.shape[0], self.channels), np.float32)
         self._run(x, out)
@@ -118,8 +119,19 @@ class Engine:
         self._native_run(self._entry, self.table, x, out, self._nin, self.channels)
 
     def _check_input(self, x) -> np.ndarray:
+        """x as C-contiguous float32. Signed integer samples (int8/16/32/64, as
+        read from PCM files) are scaled to ±1.0 by their full scale (32767 is
+        just under 0 dBFS, not +90); unsigned ones are refused."""
         nin = self._nin
         x = np.asarray(x)
+        if x.dtype.kind == "u":
+            raise ValueError(f"input: unsigned integer samples ({x.dtype}) are not supported; "
+                             f"give float or signed integer samples")
+        if x.dtype.kind == "i":
+            x = x.astype(np.float64) * (1.0 / float(2 ** (8 * x.dtype.itemsize - 1)))
+        elif x.dtype.kind not in "fb":
+            raise ValueError(f"input: {x.dtype} samples are not supported; give float or signed "
+                             f"integer samples")
         if x.ndim == 1 and nin == 1:
             x = x[:, None]
         if x.ndim != 2 or x.shape[1] != nin:

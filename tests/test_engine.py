@@ -107,3 +107,19 @@ def test_engine_construction_errors():
         Engine(8000, 2)
     with pytest.raises(ValueError, match="channels"):
         Engine(48000, 3)
+
+
+def test_integer_samples_are_scaled_to_full_scale():
+    """int16/int32 input (as read from PCM files) is scaled by its full scale, not
+    read as floats (32767 would be +90 dBFS); unsigned samples are refused."""
+    rng = np.random.default_rng(3)
+    f = np.clip(rng.standard_normal((4800, 2)) * 0.2, -1, 0.999).astype(np.float32)
+    outs = []
+    for x in (f, np.round(f * 32768).astype(np.int16), np.round(f * 2.0 ** 31).astype(np.int32)):
+        e = Engine(48000, 2, 0, 256)
+        e.set("bypass", 1)
+        outs.append(e.process(x))
+    assert np.max(np.abs(outs[1] - outs[0])) <= 1 / 32768
+    assert np.max(np.abs(outs[2] - outs[0])) <= 1e-6
+    with pytest.raises(ValueError, match="unsigned"):
+        Engine(48000, 2, 0, 256).process(np.zeros((16, 2), np.uint16))
