@@ -108,14 +108,16 @@ def chain_curve_db(levels_db, values: dict | None = None) -> np.ndarray:
     if p[PID.settle_on] >= 0.5:
         _settle_curve(lv, p, tmp)
         lv = tmp.copy()
-    if p[PID.limiter_on] >= 0.5:
-        lv = np.minimum(lv, p[PID.ceiling])
+    # mix, output gain, then the ceiling limiter (last); delta is taken after it
     m = p[PID.mix] * 0.01
     wet = 10.0 ** (lv / 20.0)
     dry = 10.0 ** (lv_in / 20.0)
-    amp = (1.0 - m) * dry + m * wet
+    g_out = 10.0 ** (p[PID.output_gain] / 20.0)
+    amp = ((1.0 - m) * dry + m * wet) * g_out
+    if p[PID.limiter_on] >= 0.5:
+        amp = np.minimum(amp, 10.0 ** (p[PID.ceiling] / 20.0))
     if p[PID.delta] >= 0.5:
-        amp = np.abs(amp - dry)
+        amp = np.abs(amp - dry * g_out)
     with np.errstate(divide="ignore"):
-        out = 20.0 * np.log10(np.maximum(amp, 1e-300)) + p[PID.output_gain]
+        out = 20.0 * np.log10(np.maximum(amp, 1e-300))
     return out

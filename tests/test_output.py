@@ -316,3 +316,14 @@ def test_block_size_independence(eng_blocks):
         outs.append(y)
     for y in outs[1:]:
         assert np.array_equal(y, outs[0])
+
+
+def test_curve_puts_the_ceiling_after_the_output_gain():
+    """The transfer curve follows the chain's order: output gain, then the ceiling."""
+    e = Engine(SR, 2, 0, 4096)
+    v = dict(output_gain=12, ceiling=-6, limiter_on=1, drift_on=0, settle_on=0)
+    configure(e, **v)
+    y = run(e, stereo(tone(-10, 0.5)))
+    measured = peak_db(y[int(0.3 * SR):, 0])
+    assert abs(measured - (-6)) <= 0.2
+    assert abs(float(chain_curve_db([-10.0], v)[0]) - measured) <= 0.2

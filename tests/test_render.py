@@ -194,3 +194,15 @@ def test_mp3_to_wav_takes_the_formats_default_and_says_so(tmp_path):
     r = _uplift("render", src, out)
     assert r.returncode == 0, r.stderr
     assert sf.info(out).subtype == "PCM_16" and "MPEG_LAYER_III" in r.stdout
+
+
+def test_write_errors_name_out_never_the_temporary_file():
+    """A full disk and a read-only folder (which root cannot be given here) each
+    make one line naming OUT or its folder."""
+    import errno
+    from app.render import _write_error
+    tmp = "/music/.uplift-render-x1y2.wav"
+    for code, needle in ((errno.ENOSPC, "no space left"), (errno.EROFS, "Read-only file system"),
+                         (errno.EACCES, "Permission denied")):
+        msg = str(_write_error(OSError(code, os.strerror(code), tmp), "/music/take.wav"))
+        assert needle in msg and "/music" in msg and ".uplift-render" not in msg, msg
