@@ -1,4 +1,4 @@
-"""Ceiling limiter after makeup (dsp.md, "Output, mix, bypass").
+"""Ceiling limiter, last: after mix and output gain (dsp.md, "Output, mix, bypass").
 
     x ─ |x| max over channels ─ sliding max over D+1 ─ required gain c/peak ─ release ─ box average (D+1) ─ gain
     x ─ delay D ─────────────────────────────────────────────────────────────────────────────────────────── × ─ clamp ±c
