@@ -42,9 +42,9 @@ from engine import meters as M
 from engine.chain import CFG_SR, Core, EngineState
 from engine.build import native_cfunc
 from engine.native import STATE_TYPE, address_table, call_entry, entry, state_type, unpack
-from engine.rt import (FTZ_DAZ, c_function, get_mxcsr, int_to_voidptr, load_acquire, midi_push,
-                       midi_ring_alloc, seqlock_write_begin, seqlock_write_end, set_mxcsr,
-                       store_release, voidptr_to_int)
+from engine.rt import (FTZ_DAZ, MIDI_DROPPED, c_function, get_mxcsr, int_to_voidptr,
+                       load_acquire, midi_push, midi_ring_alloc, seqlock_write_begin,
+                       seqlock_write_end, set_mxcsr, store_release, voidptr_to_int)
 
 
 class JackError(RuntimeError):
@@ -79,6 +79,10 @@ class _LatencyRange(ctypes.Structure):
     _fields_ = [("min", ctypes.c_uint32), ("max", ctypes.c_uint32)]
 
 
+# JackLatencyCallback: runs on JACK's notification thread, not the audio thread
+_LATENCY_CB = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_void_p)
+
+
 def _fn(lib, name, restype, *argtypes):
     f = getattr(lib, name)
     f.restype = restype
@@ -111,6 +115,9 @@ if _jack is not None:
     jack_port_get_latency_range = _fn(_jack, "jack_port_get_latency_range", None, _vp, _i32,
                                       ctypes.POINTER(_LatencyRange))
     jack_recompute_total_latencies = _fn(_jack, "jack_recompute_total_latencies", _i32, _vp)
+    jack_port_set_latency_range = _fn(_jack, "jack_port_set_latency_range", None, _vp, _i32,
+                                      ctypes.POINTER(_LatencyRange))
+    jack_set_latency_callback = _fn(_jack, "jack_set_latency_callback", _i32, _vp, _vp, _vp)
 
 
 def _address(lib, name) -> int:
@@ -168,6 +175,8 @@ FS_LEN = 2
 LOAD_SMOOTH = 1.0 / 32.0
 WARMUP_CALLBACKS = 16
 CHUNK = 1024          # interleave scratch, frames
+MIDI_CYCLE_BYTES = 4096   # MIDI bytes the audio thread copies per cycle at most; the rest
+                          # of a flood is dropped, counted in the ring's MIDI_DROPPED
 
 # cfg (int64)
 CF_NCH, CF_NSC, CF_MIDI, CF_LEN = 0, 1, 2, 4
@@ -263,12 +272,21 @@ def jack_cycle(st, nframes):
         if voidptr_to_int(mbuf) != 0:
             nev = midi_get_event_count(h.links[L_MIDI_COUNT], mbuf)
             evp = int_to_voidptr(h.mev.ctypes.data)
+            budget = MIDI_CYCLE_BYTES
             for e in range(nev):
+                if budget <= 0:
+                    # a flood: this cycle's work stays bounded; the rest is counted, not read
+                    h.midi_hdr[MIDI_DROPPED] += nev - e
+                    break
                 if midi_event_get(h.links[L_MIDI_GET], evp, mbuf, e) == 0:
                     size = h.mev[1]
-                    if size > 0 and h.mev[2] != 0:
+                    if size > budget:
+                        h.midi_hdr[MIDI_DROPPED] += 1
+                        budget = 0
+                    elif size > 0 and h.mev[2] != 0:
                         msg = carray(int_to_voidptr(h.mev[2]), (size,), np.uint8)
                         midi_push(h.midi_hdr, h.midi_data, msg, size)
+                        budget -= size
     # port buffers for this cycle: inputs, then sidechain, then outputs
     get = h.links[L_PORT_BUFFER]
     for k in range(nch):
@@ -389,6 +407,49 @@ class JackClient:
             raise JackError("JACK refused the process callback")
         jack_set_xrun_callback(self.ptr, xrun_cb.address, stats.ctypes.data)
         jack_on_shutdown(self.ptr, shutdown_cb.address, stats.ctypes.data)
+
+    def publish_latency(self, inputs: list[str], outputs: list[str], sidechains: list[str],
+                        latency) -> None:
+        """Tell JACK what this client adds (call before activate): output k's
+        capture latency is input k's plus `latency()` samples, input k's playback
+        latency is output k's plus the same (a sidechain input's: the outputs'),
+        so a JACK-aware recorder files a take made through Uplift in time. JACK
+        calls back on its notification thread whenever the graph changes;
+        `recompute_latencies` asks it to after Uplift's own latency changed."""
+        ins = [self.ports[n] for n in inputs]
+        outs = [self.ports[n] for n in outputs]
+        scs = [self.ports[n] for n in sidechains]
+
+        def get(port, mode):
+            r = _LatencyRange()
+            jack_port_get_latency_range(port, mode, ctypes.byref(r))
+            return r.min, r.max
+
+        def put(port, mode, lo_hi, extra):
+            r = _LatencyRange(lo_hi[0] + extra, lo_hi[1] + extra)
+            jack_port_set_latency_range(port, mode, ctypes.byref(r))
+
+        def on_latency(mode, arg):
+            extra = int(latency())
+            if mode == JackCaptureLatency:
+                for src, dst in zip(ins, outs):
+                    put(dst, mode, get(src, mode), extra)
+            else:
+                for src, dst in zip(outs, ins):
+                    put(dst, mode, get(src, mode), extra)
+                ranges = [get(p, mode) for p in outs]
+                both = (min(r[0] for r in ranges), max(r[1] for r in ranges))
+                for p in scs:
+                    put(p, mode, both, extra)
+
+        cb = _LATENCY_CB(on_latency)
+        self._keep.append(cb)
+        if jack_set_latency_callback(self.ptr, ctypes.cast(cb, _vp), None):
+            raise JackError("JACK refused the latency callback")
+
+    def recompute_latencies(self) -> None:
+        if self.ptr and self.active:
+            jack_recompute_total_latencies(self.ptr)
 
     def activate(self):
         if jack_activate(self.ptr):

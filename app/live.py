@@ -74,6 +74,7 @@ class LiveSession:
         self.running = False
         self._lock = threading.RLock()
         self._client: J.JackClient | None = None
+        self._announced_latency = 0     # what the JACK ports were told Uplift adds
         self._pa = None
         self._host = None
         self._live_state = None
@@ -186,6 +187,11 @@ class LiveSession:
             names["midi_in"] = f"{n}:midi_in"
         self.port_names = names
         client.set_callbacks(self._cfunc, int(self._table.ctypes.data), h.stats)
+        client.publish_latency([f"in_{k + 1}" for k in range(self.channels)],
+                               [f"out_{k + 1}" for k in range(self.channels)],
+                               [f"sc_{k + 1}" for k in range(self.sidechain_channels)],
+                               lambda: self._announced_latency)
+        self._announced_latency = eng.latency_samples
         eng.live = True
         client.activate()
         if not self.no_connect:
@@ -283,7 +289,15 @@ class LiveSession:
         else:
             v = p.validate(value)
         self._values[p.id] = v
+        self._announce_latency()
         return v
+
+    def _announce_latency(self) -> None:
+        """Re-publish the ports' JACK latency when the engine's changed (lookahead, preset)."""
+        c, e = self._client, self.engine
+        if c is not None and e is not None and e.latency_samples != self._announced_latency:
+            self._announced_latency = e.latency_samples
+            c.recompute_latencies()
 
     def get(self, id_: str) -> float:
         p = param(id_)

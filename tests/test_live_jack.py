@@ -495,3 +495,87 @@ def test_no_device_demo_then_ctrl_c(tmp_path):
     assert max(levels) > -60, lines       # the demo is audible at Uplift's input
     time.sleep(0.5)
     assert not (_private_servers() - before) & during, "private server left running"
+
+
+def test_port_latency_is_published_to_jack(jack_server):
+    """Another real client reads Uplift's port latencies: each output's capture
+    latency is its input's plus the engine's latency, each input's playback
+    latency its output's plus the same; unconnected, connected, and after a
+    lookahead change (re-announced)."""
+    s = LiveSession(backend="jack", no_connect=True)
+    s.start()
+    reader = J.JackClient("t-lat")
+    try:
+        name = s.port_names["out_1"].split(":")[0]
+        lat = s.engine.latency_samples
+        assert lat > 0
+        cap, play = J.JackCaptureLatency, J.JackPlaybackLatency
+        assert reader.latency_range(f"{name}:out_1", cap) == (lat, lat)
+        assert reader.latency_range(f"{name}:in_1", play) == (lat, lat)
+        sys_cap = reader.latency_range("system:capture_1", cap)
+        sys_play = reader.latency_range("system:playback_1", play)
+        assert sys_cap[1] > 0 and sys_play[1] > 0
+        reader.connect("system:capture_1", f"{name}:in_1")
+        reader.connect(f"{name}:out_1", "system:playback_1")
+
+        def ranges():
+            return (reader.latency_range(f"{name}:out_1", cap),
+                    reader.latency_range(f"{name}:in_1", play))
+
+        def wait_for(expected):
+            deadline = time.monotonic() + 5
+            while ranges() != expected and time.monotonic() < deadline:
+                time.sleep(0.02)
+            return ranges()
+
+        assert wait_for(((sys_cap[0] + lat, sys_cap[1] + lat),
+                         (sys_play[0] + lat, sys_play[1] + lat))) == \
+            ((sys_cap[0] + lat, sys_cap[1] + lat), (sys_play[0] + lat, sys_play[1] + lat))
+        s.set("lookahead", 3.0)
+        lat3 = s.engine.latency_samples
+        assert lat3 == lat + 144
+        assert wait_for(((sys_cap[0] + lat3, sys_cap[1] + lat3),
+                         (sys_play[0] + lat3, sys_play[1] + lat3))) == \
+            ((sys_cap[0] + lat3, sys_cap[1] + lat3), (sys_play[0] + lat3, sys_play[1] + lat3))
+    finally:
+        reader.close()
+        s.stop()
+
+
+def test_midi_flood_work_per_cycle_is_bounded(jack_server):
+    """The audio thread copies at most MIDI_CYCLE_BYTES of MIDI per cycle: three
+    2,000-byte SysEx messages in one cycle give two, and the third is counted as
+    dropped (stats), not copied."""
+    assert J.MIDI_CYCLE_BYTES == 4096
+    s = LiveSession(backend="jack", no_connect=True)
+    s.start()
+    c = jack.Client("t-flood", no_start_server=True)
+    mo = c.midi_outports.register("out")
+    big = [bytes([0xF0]) + bytes([k + 1]) * 1998 + bytes([0xF7]) for k in range(3)]
+    pending = []
+
+    @c.set_process_callback
+    def proc(n):
+        mo.clear_buffer()
+        if pending:
+            for k, m in enumerate(pending.pop()):
+                mo.write_midi_event(k, m)
+
+    try:
+        c.activate()
+        c.connect("t-flood:out", "uplift:midi_in")
+        time.sleep(0.2)
+        for attempt in range(3):
+            s.read_midi()
+            dropped = s.stats()["midi_dropped"]
+            pending.append(big)
+            time.sleep(0.3)
+            got = s.read_midi()
+            if got:
+                break
+        assert got == big[:2]
+        assert s.stats()["midi_dropped"] == dropped + 1
+    finally:
+        c.deactivate()
+        c.close()
+        s.stop()
