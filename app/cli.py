@@ -120,7 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("devices", help="list audio devices and host APIs").set_defaults(func=cmd_devices)
     sub.add_parser("presets", help="list factory and user presets").set_defaults(func=cmd_presets)
     sub.add_parser("params", help="print the parameter table").set_defaults(func=cmd_params)
-    sub.add_parser("bench", help="engine cost per frame against JUCE, and latency").set_defaults(func=cmd_bench)
+    sub.add_parser("bench", help="engine cost per frame against JUCE, and latency") \
+        .set_defaults(func=cmd_bench)
 
     from .runcmd import add_run_arguments
     for rp in run_parsers:

@@ -48,6 +48,11 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     add("--demo", action="store_true", help="play the built-in demo on a private JACK server")
     add("--midi-in", dest="midi_in", default=None, metavar="PORT",
         help="MIDI source: NAME, jack:NAME or alsa:NAME (the JACK backend also has CLIENT:midi_in)")
+    add("--osc", type=int, default=None, metavar="PORT",
+        help="listen for OSC control on this UDP port (/uplift/param/<id> <value>, ...)")
+    add("--osc-host", dest="osc_host", default="127.0.0.1", metavar="HOST",
+        help="address OSC listens on (default 127.0.0.1, this machine only; 0.0.0.0 lets "
+             "anyone who can reach the port control Uplift: OSC has no authentication)")
     add("--duration", type=float, default=None, help=argparse.SUPPRESS)
 
 
@@ -154,6 +159,22 @@ def run(args) -> int:
         if session is not None:
             session.stop()
         return _err(_one_line(e))
+    osc = None
+    if getattr(args, "osc", None) is not None:
+        from .osc import OscError, OscServer
+        try:
+            osc = OscServer(session, args.osc, getattr(args, "osc_host", "127.0.0.1")).start()
+        except OscError as e:
+            session.stop()
+            return _err(str(e))
+    try:
+        return _run_started(session, args)
+    finally:
+        if osc is not None:
+            osc.stop()
+
+
+def _run_started(session, args) -> int:
     if not getattr(args, "headless", False):
         gui = _gui_runner()
         if gui is not None:

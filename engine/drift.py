@@ -110,8 +110,8 @@ import numpy as np
 from numba import njit
 
 from . import drift_bank
-from .dsp import (FASTMATH, KERNEL, LOG2_10_OVER_20, LOG2_E, aligned_zeros, f32_pair, fast_exp2,
-                  fast_power_to_db, onepole_coeff, pow2_at_least)
+from .dsp import (FASTMATH, KERNEL, NATIVE_ONLY, LOG2_10_OVER_20, LOG2_E, aligned_zeros, f32_pair,
+                  fast_exp2, fast_power_to_db, onepole_coeff, pow2_at_least)
 from .params import PID
 
 NUM_BANDS = drift_bank.NUM_BANDS
@@ -231,7 +231,7 @@ def drift_latency(samplerate):
     return int(math.floor(drift_bank.LATENCY_MS * 1e-3 * samplerate + 0.5))
 
 
-@njit(cache=True)
+@njit(cache=True, **NATIVE_ONLY)
 def _clear_bank(st):
     """Filter state, peaks and the synthesis line (not the dry delay)."""
     for i in range(R_S * NL, ROWS * NL):
@@ -240,13 +240,13 @@ def _clear_bank(st):
         st.fb[i] = 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, **NATIVE_ONLY)
 def _clear_signal(st):
     _clear_bank(st)
     st.dry[:] = 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, **NATIVE_ONLY)
 def _rest_gains(st):
     """Lifts, heat, levels and filter gains as after reset (0 dB everywhere)."""
     for k in range(NL):
@@ -260,7 +260,7 @@ def _rest_gains(st):
     st.target_db[:] = 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, **NATIVE_ONLY)
 def drift_reset(st):
     _clear_signal(st)
     _rest_gains(st)

@@ -24,8 +24,10 @@ FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 #: audio thread anyway and that keeps LLVM from vectorising the loop. No Python
 #: or C wrapper is built for a kernel (they cost a third of the build): call
 #: kernels from compiled code only -- tests wrap them in an @njit function.
-KERNEL = dict(fastmath=FASTMATH, error_model="numpy", _nrt=False, forceinline=True,
-              no_cpython_wrapper=True, no_cfunc_wrapper=True)
+#: NATIVE_ONLY alone: the same for functions the kernels call without inlining
+#: (resets, coefficient designs, rarely taken paths).
+NATIVE_ONLY = dict(no_cpython_wrapper=True, no_cfunc_wrapper=True)
+KERNEL = dict(fastmath=FASTMATH, error_model="numpy", _nrt=False, forceinline=True, **NATIVE_ONLY)
 
 #: Levels below this are treated as silence by every detector (dBFS).
 SILENCE_DB = -240.0
@@ -187,7 +189,7 @@ def fast_db_to_lin(db):
 
 # --- sidechain high-pass ---------------------------------------------------
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, **NATIVE_ONLY)
 def butter_hpf2(cutoff_hz, samplerate, out):
     """2nd-order Butterworth high-pass (bilinear, prewarped; RBJ with Q = 1/√2)
     into out[0:5] = b0, b1, b2, a1, a2 (a0 = 1)."""
@@ -353,7 +355,7 @@ def aligned_zeros(shape, dtype, align: int = CACHE_LINE) -> np.ndarray:
     return raw[start:start + nbytes].view(dtype).reshape(shape)
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, **NATIVE_ONLY)
 def tap_reset(tap, delay):
     tap[TAP_PREV] = delay
     tap[TAP_CUR] = delay
@@ -361,7 +363,7 @@ def tap_reset(tap, delay):
     tap[TAP_W1] = 1.0
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, **NATIVE_ONLY)
 def tap_control(tap, target_delay, step):
     """At a control tick: continue a running crossfade, or start one towards
     target_delay (another change waits until the running fade is done)."""

@@ -35,8 +35,9 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from .dsp import (FASTMATH, KERNEL, LOG2_10_OVER_20, array_max, biquad_tdf2, butter_hpf2, fast_exp2,
-                  fast_lin_to_db, onepole_coeff, winmax_alloc, winmax_block, winmax_reset)
+from .dsp import (FASTMATH, KERNEL, NATIVE_ONLY, LOG2_10_OVER_20, array_max, biquad_tdf2,
+                  butter_hpf2, fast_exp2, fast_lin_to_db, onepole_coeff, winmax_alloc,
+                  winmax_block, winmax_reset)
 from .params import PID
 
 CONTROL_BLOCK = 16
@@ -87,7 +88,7 @@ def gate_gr_db(x_db, threshold_db, ratio, range_db):
     return min((ratio - 1.0) * (threshold_db - x_db), range_db)
 
 
-@njit(cache=True)
+@njit(cache=True, **NATIVE_ONLY)
 def gate_reset(st):
     st.coef[:] = 0.0
     st.coef[C_LAST_ATT] = -1.0

@@ -34,8 +34,8 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from .dsp import (FASTMATH, KERNEL, db_to_lin, fast_lin_to_db, onepole_coeff, pow2_at_least,
-                  slidemax_alloc, slidemax_push, slidemax_reset)
+from .dsp import (FASTMATH, KERNEL, NATIVE_ONLY, db_to_lin, fast_lin_to_db, onepole_coeff,
+                  pow2_at_least, slidemax_alloc, slidemax_push, slidemax_reset)
 from .params import PID
 
 LOOKAHEAD_MS = 0.5
@@ -127,7 +127,7 @@ def limiter_control(st, p, samplerate):
     st.sums[0] = s
 
 
-@njit(cache=True)
+@njit(cache=True, **NATIVE_ONLY)
 def _restart(st, pos0, D, nch):
     """Switched on again: the detector starts over from the peaks in the delay line
     (the D samples still to come out), with the gain at rest. The period maxima
@@ -142,7 +142,7 @@ def _restart(st, pos0, D, nch):
     _rebuild_detector(st, pos0, D, nch)
 
 
-@njit(cache=True)
+@njit(cache=True, **NATIVE_ONLY)
 def _rebuild_detector(st, pos0, D, nch):
     """The sliding maximum over the D samples before pos0, from the delay line."""
     mask = st.line.shape[1] - 1

@@ -33,9 +33,9 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from .dsp import (FASTMATH, KERNEL, LOG2_10_OVER_20, XFADE_MS, array_max, biquad_tdf2, butter_hpf2,
-                  fade_switch, fast_exp2, fast_lin_to_db, fast_power_to_db, onepole_coeff,
-                  pow2_at_least, tap_control, tap_reset)
+from .dsp import (FASTMATH, KERNEL, NATIVE_ONLY, LOG2_10_OVER_20, XFADE_MS, array_max, biquad_tdf2,
+                  butter_hpf2, fade_switch, fast_exp2, fast_lin_to_db, fast_power_to_db,
+                  onepole_coeff, pow2_at_least, tap_control, tap_reset)
 from .params import PID
 
 CONTROL_BLOCK = 16            # must match engine/chain.py
@@ -113,7 +113,7 @@ def inv_ratio(ratio):
     return 1.0 / ratio
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, **NATIVE_ONLY)
 def settle_segments(threshold_db, ratio, threshold2_db, ratio2):
     """(T_lo, k_lo, T_hi, k_hi) of the two-segment curve: the pairs are
     interchangeable; k_lo = 1 − 1/R_lo, k_hi = (1/R_lo)(1 − 1/R_hi), so the
@@ -135,7 +135,7 @@ def settle_gr_db(x_db, t_lo, k_lo, t_hi, k_hi, knee_db):
             + k_hi * knee_excess_db(x_db, t_hi, knee_db))
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, **NATIVE_ONLY)
 def settle_static_gr_db(x_db, p):
     """Static gain reduction for level x_db with the parameter vector p."""
     t_lo, k_lo, t_hi, k_hi = settle_segments(p[PID.threshold], p[PID.ratio],
@@ -143,7 +143,7 @@ def settle_static_gr_db(x_db, p):
     return settle_gr_db(x_db, t_lo, k_lo, t_hi, k_hi, p[PID.knee])
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, **NATIVE_ONLY)
 def settle_auto_makeup_db(p):
     """The gain that brings a steady AUTO_MAKEUP_REF_DB sine back to itself."""
     return settle_static_gr_db(AUTO_MAKEUP_REF_DB, p)
@@ -171,7 +171,7 @@ def settle_reset(st):
     st.detector_db[:] = -240.0
 
 
-@njit(cache=True)
+@njit(cache=True, **NATIVE_ONLY)
 def _clear_detector(st):
     st.ms[:] = 0.0
     st.gr[:] = 0.0

@@ -265,9 +265,19 @@ def main(args=None) -> int:
     if note:
         print(f"uplift: {note}", file=sys.stderr)
     win = build_window(session, ns, note=note, owns_session=True)
+    osc = None
+    if getattr(ns, "osc", None) is not None:
+        from app.osc import OscError, OscServer
+        try:
+            osc = OscServer(lambda: win.session, ns.osc, ns.osc_host).start()
+        except OscError as e:
+            print(f"uplift: {e}", file=sys.stderr)
+            win.statusBar().showMessage(str(e))
     try:
         return _exec(app, win, ns)
     finally:
+        if osc is not None:
+            osc.stop()
         _stop(win.session)
 
 
