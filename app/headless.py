@@ -58,8 +58,21 @@ def run_headless(session, duration: float | None = None, out=None, err=None,
     end = None if duration is None else time.monotonic() + duration
     status = 0
     last_plain = 0.0
+    said_waiting = False
     try:
         while True:
+            if not session.running and getattr(session, "waiting", False):
+                if not said_waiting:         # said once; the session reconnects by itself
+                    if tty:
+                        out.write("\n")
+                    print(f"uplift: {session.error}", file=err)
+                    said_waiting = True
+                time.sleep(0.1)
+                continue
+            if said_waiting:
+                print("uplift: the JACK server is back; running again with the same settings",
+                      file=err)
+                said_waiting = False
             if not session.running:
                 if tty:
                     out.write("\n")

@@ -108,6 +108,8 @@ if _jack is not None:
                          ctypes.c_ulong)
     jack_free = _fn(_jack, "jack_free", None, _vp)
     jack_port_name = _fn(_jack, "jack_port_name", _cp, _vp)
+    jack_port_get_all_connections = _fn(_jack, "jack_port_get_all_connections",
+                                        ctypes.POINTER(_cp), _vp, _vp)
     jack_port_by_name = _fn(_jack, "jack_port_by_name", _vp, _vp, _cp)
     jack_get_sample_rate = _fn(_jack, "jack_get_sample_rate", _u32, _vp)
     jack_get_buffer_size = _fn(_jack, "jack_get_buffer_size", _u32, _vp)
@@ -460,6 +462,18 @@ class JackClient:
         """Physical ports: output=True gives capture sources (system:capture_N)."""
         flags = JackPortIsPhysical | (JackPortIsOutput if output else JackPortIsInput)
         arr = jack_get_ports(self.ptr, None, JACK_MIDI if midi else JACK_AUDIO, flags)
+        names = []
+        if arr:
+            i = 0
+            while arr[i]:
+                names.append(arr[i].decode())
+                i += 1
+            jack_free(ctypes.cast(arr, _vp))
+        return names
+
+    def connections(self, short: str) -> list[str]:
+        """The ports connected to this client's port `short`."""
+        arr = jack_port_get_all_connections(self.ptr, self.ports[short])
         names = []
         if arr:
             i = 0

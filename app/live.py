@@ -44,7 +44,7 @@ class LiveSession:
     def __init__(self, backend: str = "jack", device=None, samplerate=None, blocksize: int = 64,
                  channels: int = 2, sidechain: bool = False, client_name: str = "uplift",
                  no_connect: bool = False, engine_values: dict | None = None,
-                 max_block: int = 4096, midi: bool = True):
+                 max_block: int = 4096, midi: bool = True, reconnect: bool = False):
         if backend not in BACKENDS:
             raise ValueError(f"backend: {backend!r} is not one of {', '.join(BACKENDS)}")
         if channels not in (1, 2):
@@ -86,6 +86,12 @@ class LiveSession:
         self._midi_out = np.zeros(MIDI_READ_BYTES, np.uint8)
         self._midi_lens = np.zeros(MIDI_READ_BYTES // 2, np.int64)
         self.port_names: dict[str, str] = {}
+        # JACK: after the server goes away, wait for it and come back with the same
+        # parameters and connections (product.md, "JACK")
+        self.reconnect = bool(reconnect) and backend == "jack"
+        self.waiting = False
+        self.reconnects = 0
+        self._wiring: list[tuple[str, str]] = []   # (our port, other port), kept while running
 
     @property
     def sidechain_channels(self) -> int:
@@ -156,7 +162,7 @@ class LiveSession:
         self._table = address_table(self._live_state)
         return eng
 
-    def _start_jack(self):
+    def _start_jack(self, autoconnect: bool = True):
         try:
             client = J.JackClient(self.client_name)
         except J.JackError as e:
@@ -194,7 +200,7 @@ class LiveSession:
         self._announced_latency = eng.latency_samples
         eng.live = True
         client.activate()
-        if not self.no_connect:
+        if autoconnect and not self.no_connect:
             self._autoconnect(client)
 
     def _autoconnect(self, client):
@@ -265,7 +271,12 @@ class LiveSession:
         self.running = False
 
     def _watch(self):
+        last_wiring = 0.0
         while not self._stop_evt.wait(0.02):
+            now = time.monotonic()
+            if self.reconnect and now - last_wiring > 0.25:
+                last_wiring = now
+                self._note_wiring()
             lost = None
             if self._host is not None and self._host.stats[J.ST_SHUTDOWN]:
                 lost = "the JACK server stopped (or shut Uplift's client down)"
@@ -279,7 +290,51 @@ class LiveSession:
                         return
                     self.error = lost
                     self._teardown(dead=True)
-                return
+                    if self.reconnect:
+                        self.error = lost + "; waiting for it to come back"
+                        self.waiting = True
+                if not (self.reconnect and self._wait_and_reconnect()):
+                    return
+
+    def _note_wiring(self) -> None:
+        c = self._client
+        if c is None or not c.ptr:
+            return
+        try:
+            with self._lock:
+                self._wiring = [(short, other) for short in c.ports
+                                for other in c.connections(short)]
+        except (KeyError, OSError):
+            pass
+
+    def _wait_and_reconnect(self) -> bool:
+        """Wait for the JACK server, then start again with the same engine (its
+        parameters) and restore the connections. False if stopped meanwhile."""
+        while not self._stop_evt.wait(0.25):
+            if not J.server_running():
+                continue
+            with self._lock:
+                if self._stop_evt.is_set():
+                    return False
+                try:
+                    self._start_jack(autoconnect=False)
+                except (LiveError, J.JackError):
+                    self._teardown(dead=False)
+                    continue
+                self.running = True
+                self.waiting = False
+                self.error = None
+                self.reconnects += 1
+                n = self._client.name
+                for short, other in self._wiring:
+                    ours = f"{n}:{short}"
+                    src, dst = (ours, other) if short.startswith("out") else (other, ours)
+                    try:
+                        self._client.connect(src, dst)
+                    except J.JackError:
+                        pass        # that client is not back (yet); the user can rewire
+                return True
+        return False
 
     # --- parameters ------------------------------------------------------------
     def set(self, id_: str, value) -> float:
@@ -349,7 +404,8 @@ class LiveSession:
         if h is None:
             return {"callbacks": 0, "xruns": 0, "load": 0.0, "load_max": 0.0, "load_avg": 0.0,
                     "samplerate": self.samplerate, "blocksize": self.blocksize,
-                    "running": self.running, "error": self.error, "backend": self.backend}
+                    "running": self.running, "error": self.error, "backend": self.backend,
+                    "waiting": self.waiting, "reconnects": self.reconnects}
         st = h.stats
         frames = int(st[J.ST_FRAMES])
         busy = int(st[J.ST_BUSY_NS])
@@ -367,6 +423,8 @@ class LiveSession:
             "io_latency_samples": self.io_latency_samples if self.running else None,
             "midi_dropped": int(h.midi_hdr[1]),
             "running": self.running,
+            "waiting": self.waiting,
+            "reconnects": self.reconnects,
             "error": self.error,
             "backend": self.backend,
         }

@@ -141,7 +141,8 @@ def open_session(args, values: dict | None = None, note=None):
                     samplerate=getattr(args, "samplerate", None),
                     blocksize=getattr(args, "blocksize", None) or 64,
                     sidechain=bool(getattr(args, "sidechain", False)),
-                    no_connect=bool(getattr(args, "no_connect", False)), **common)
+                    no_connect=bool(getattr(args, "no_connect", False)),
+                    reconnect=backend == "jack", **common)
     return s.start()
 
 

@@ -579,3 +579,67 @@ def test_midi_flood_work_per_cycle_is_bounded(jack_server):
         c.deactivate()
         c.close()
         s.stop()
+
+
+def test_reconnects_with_the_same_settings_and_wiring(jack_server):
+    """A session made to reconnect (as `uplift run` and the GUI make it) waits for a
+    killed server and comes back by itself, with the same parameters and its
+    connections restored."""
+    s = LiveSession(backend="jack", no_connect=True, reconnect=True,
+                    engine_values={"threshold": -33.0})
+    s.start()
+    reader = J.JackClient("t-wire")
+    try:
+        n = s.port_names["in_1"].split(":")[0]
+        reader.connect("system:capture_1", f"{n}:in_1")
+        reader.connect(f"{n}:out_1", "system:playback_2")
+        time.sleep(0.6)                     # the session notes its wiring
+        reader.close(dead=False)
+        s.set("ratio", 7.0)
+        jack_server.kill()
+        t = time.monotonic()
+        while s.running and time.monotonic() - t < 5:
+            time.sleep(0.01)
+        assert not s.running and s.waiting
+        assert "waiting for it to come back" in s.error
+        new = JackServer(name=jack_server.name).start()
+        try:
+            t = time.monotonic()
+            while not s.running and time.monotonic() - t < 10:
+                time.sleep(0.05)
+            assert s.running and not s.waiting and s.reconnects == 1 and s.error is None
+            assert s.get("threshold") == -33.0 and s.get("ratio") == 7.0
+            assert s.wait(0.5)                          # callbacks run again
+            reader = J.JackClient("t-wire2")
+            assert reader.latency_range(f"{n}:out_1", J.JackCaptureLatency)[1] > 0
+            c = s._client
+            assert c.connections("in_1") == ["system:capture_1"]
+            assert c.connections("out_1") == ["system:playback_2"]
+        finally:
+            s.stop()
+            new.stop()
+    finally:
+        reader.close(dead=True)
+        s.stop()
+
+
+def test_run_headless_waits_for_the_server_and_carries_on(jack_server, capsys):
+    """`uplift run` says once that the server went away, waits, and runs on when it
+    is back (duration counted as usual)."""
+    from app.runcmd import run
+    result = {}
+    t = threading.Thread(target=lambda: result.update(rc=run(_args(
+        headless=True, backend="jack", duration=6.0, set=["amount=55"]))))
+    t.start()
+    time.sleep(1.5)
+    jack_server.kill()
+    time.sleep(1.0)
+    new = JackServer(name=jack_server.name).start()
+    try:
+        t.join(30)
+        assert not t.is_alive() and result["rc"] == 0
+        err = capsys.readouterr().err
+        assert err.count("waiting for it to come back") == 1
+        assert "is back" in err and "Traceback" not in err
+    finally:
+        new.stop()
