@@ -799,8 +799,13 @@ class MainWindow(QMainWindow):
             self._stats = stats
         else:
             stats = getattr(self, "_stats", {})
-        if stats and stats.get("running") is False and stats.get("error"):
+        if stats and stats.get("waiting"):
+            self.set_note(f"Audio stopped: {stats['error']}", error=True)
+        elif stats and stats.get("running") is False and stats.get("error"):
             self.set_note(f"Audio stopped: {stats['error']} — Audio ▸ Restart audio", error=True)
+        elif stats.get("reconnects", 0) > getattr(self, "_reconnects_seen", 0):
+            self._reconnects_seen = stats["reconnects"]
+            self.set_note("The JACK server is back: running again with the same settings")
         load = stats.get("load", m.get("load"))
         xruns = stats.get("xruns", m.get("xruns"))
         # An offline Engine never runs a callback: its load/xrun slots hold the snapshot's
