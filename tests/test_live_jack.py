@@ -643,3 +643,73 @@ def test_run_headless_waits_for_the_server_and_carries_on(jack_server, capsys):
         assert "is back" in err and "Traceback" not in err
     finally:
         new.stop()
+
+
+def test_midi_flood_costs_no_more_xruns_than_a_quiet_window(jack_server):
+    """20,000 random MIDI events with SysEx up to 4,000 bytes in 10 s into
+    uplift:midi_in, against a quiet 10 s window with the same flooding client
+    connected but silent; xruns counted by an independent JACK client. The flood
+    may not cost more than VM stalls do (the quiet window's count plus 1 % of the
+    periods), the engine's own worst callback stays light, and the excess is
+    counted as dropped."""
+    s = LiveSession(backend="jack", no_connect=True)
+    s.start()
+    counter = jack.Client("t-xruns", no_start_server=True)
+    xruns = [0]
+    counter.set_xrun_callback(lambda delay: xruns.__setitem__(0, xruns[0] + 1))
+    flood = jack.Client("t-flooder", no_start_server=True)
+    mo = flood.midi_outports.register("out")
+    rng = np.random.default_rng(9)
+    events = []
+    for k in range(20000):
+        if k % 50 == 0:
+            n = int(rng.integers(100, 4000))
+            events.append(bytes([0xF0]) + bytes(rng.integers(0, 128, n).astype(np.uint8)) + b"\xf7")
+        else:
+            events.append(bytes([0x90 | int(rng.integers(16)), int(rng.integers(128)),
+                                 int(rng.integers(1, 128))]))
+    periods = int(10 * SR / BS)
+    per_cycle = -(-len(events) // periods)
+    state = {"on": False, "next": 0}
+
+    @flood.set_process_callback
+    def proc(n):
+        mo.clear_buffer()
+        if state["on"]:
+            i = state["next"]
+            for k, e in enumerate(events[i:i + per_cycle]):
+                try:
+                    mo.write_midi_event(min(k, n - 1), e)
+                except jack.JackError:
+                    break           # the port's buffer is full this cycle
+            state["next"] = i + per_cycle
+
+    try:
+        counter.activate()
+        flood.activate()
+        flood.connect("t-flooder:out", "uplift:midi_in")
+        time.sleep(0.5)
+        reader = threading.Thread(target=lambda: [s.read_midi() or time.sleep(0.01)
+                                                  for _ in range(2200)], daemon=True)
+        reader.start()
+        x0 = xruns[0]
+        time.sleep(10.0)
+        quiet = xruns[0] - x0
+        dropped0 = s.stats()["midi_dropped"]
+        x1 = xruns[0]
+        state["on"] = True
+        time.sleep(10.0)
+        flooded = xruns[0] - x1
+        print(f"\nxruns: quiet window {quiet}, flood {flooded} ({state['next']} events sent); "
+              f"Uplift's worst callback {s.stats()['load_max'] * 100:.0f} %, "
+              f"dropped {s.stats()['midi_dropped'] - dropped0}")
+        assert state["next"] >= 20000
+        assert flooded <= quiet + 0.01 * periods
+        assert s.stats()["load_max"] < 0.5
+        assert s.stats()["midi_dropped"] > dropped0
+    finally:
+        flood.deactivate()
+        flood.close()
+        counter.deactivate()
+        counter.close()
+        s.stop()
