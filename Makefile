@@ -8,7 +8,8 @@ SYSSTAMP := .venv/.system-packages
 APT_PACKAGES := libportaudio2 jackd2 libjack-jackd2-0 libsndfile1 \
 	libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 \
 	libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0 \
-	libxcb-xinerama0 libxcb-xkb1 libfontconfig1 libdbus-1-3 xvfb xauth
+	libxcb-xinerama0 libxcb-xkb1 libfontconfig1 libdbus-1-3 xvfb xauth \
+	pipewire pipewire-bin pipewire-jack
 
 .PHONY: run test system venv build bench clean
 

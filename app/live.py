@@ -200,6 +200,7 @@ class LiveSession:
         self._announced_latency = eng.latency_samples
         eng.live = True
         client.activate()
+        client.recompute_latencies()    # PipeWire's JACK asks for them only when told to
         if autoconnect and not self.no_connect:
             self._autoconnect(client)
 

@@ -512,11 +512,6 @@ def test_port_latency_is_published_to_jack(jack_server):
         cap, play = J.JackCaptureLatency, J.JackPlaybackLatency
         assert reader.latency_range(f"{name}:out_1", cap) == (lat, lat)
         assert reader.latency_range(f"{name}:in_1", play) == (lat, lat)
-        sys_cap = reader.latency_range("system:capture_1", cap)
-        sys_play = reader.latency_range("system:playback_1", play)
-        assert sys_cap[1] > 0 and sys_play[1] > 0
-        reader.connect("system:capture_1", f"{name}:in_1")
-        reader.connect(f"{name}:out_1", "system:playback_1")
 
         def ranges():
             return (reader.latency_range(f"{name}:out_1", cap),
@@ -528,9 +523,18 @@ def test_port_latency_is_published_to_jack(jack_server):
                 time.sleep(0.02)
             return ranges()
 
-        assert wait_for(((sys_cap[0] + lat, sys_cap[1] + lat),
-                         (sys_play[0] + lat, sys_play[1] + lat))) == \
-            ((sys_cap[0] + lat, sys_cap[1] + lat), (sys_play[0] + lat, sys_play[1] + lat))
+        # connected to the server's own ports, where it has any (jackd's dummy
+        # backend does; PipeWire's dummy driver has none)
+        sys_cap, sys_play = (0, 0), (0, 0)
+        if reader.physical(output=True) and reader.physical(output=False):
+            sys_cap = reader.latency_range("system:capture_1", cap)
+            sys_play = reader.latency_range("system:playback_1", play)
+            assert sys_cap[1] > 0 and sys_play[1] > 0
+            reader.connect("system:capture_1", f"{name}:in_1")
+            reader.connect(f"{name}:out_1", "system:playback_1")
+            assert wait_for(((sys_cap[0] + lat, sys_cap[1] + lat),
+                             (sys_play[0] + lat, sys_play[1] + lat))) == \
+                ((sys_cap[0] + lat, sys_cap[1] + lat), (sys_play[0] + lat, sys_play[1] + lat))
         s.set("lookahead", 3.0)
         lat3 = s.engine.latency_samples
         assert lat3 == lat + 144
