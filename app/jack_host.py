@@ -79,8 +79,6 @@ class _LatencyRange(ctypes.Structure):
     _fields_ = [("min", ctypes.c_uint32), ("max", ctypes.c_uint32)]
 
 
-# JackLatencyCallback: runs on JACK's notification thread, not the audio thread
-_LATENCY_CB = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_void_p)
 
 
 def _fn(lib, name, restype, *argtypes):
@@ -131,9 +129,11 @@ port_get_buffer = c_function(types.voidptr, types.voidptr, types.uint32)
 midi_get_event_count = c_function(types.uint32, types.voidptr)
 midi_event_get = c_function(types.int32, types.voidptr, types.voidptr, types.uint32)
 clock_gettime = c_function(types.int32, types.int32, types.voidptr)
+latency_range = c_function(types.void, types.voidptr, types.int32, types.voidptr)   # get and set
 
 # links (int64): addresses the callbacks call
-L_ENTRY, L_ENGINE, L_PORT_BUFFER, L_MIDI_COUNT, L_MIDI_GET, L_CLOCK, L_LEN = range(7)
+(L_ENTRY, L_ENGINE, L_PORT_BUFFER, L_MIDI_COUNT, L_MIDI_GET, L_CLOCK, L_LAT_GET, L_LAT_SET,
+ L_LEN) = range(9)
 
 
 def links(engine_table: np.ndarray) -> np.ndarray:
@@ -146,6 +146,8 @@ def links(engine_table: np.ndarray) -> np.ndarray:
     out[L_MIDI_COUNT] = _address(_jack, "jack_midi_get_event_count")
     out[L_MIDI_GET] = _address(_jack, "jack_midi_event_get")
     out[L_CLOCK] = _address(_libc, "clock_gettime")
+    out[L_LAT_GET] = _address(_jack, "jack_port_get_latency_range")
+    out[L_LAT_SET] = _address(_jack, "jack_port_set_latency_range")
     return out
 
 
@@ -328,6 +330,7 @@ PROCESS_SIG = types.int32(types.uint32, types.voidptr)
 NOTIFY_SIG = types.int32(types.voidptr)
 SHUTDOWN_SIG = types.void(types.voidptr)
 MESSAGE_SIG = types.void(types.voidptr)
+LATENCY_SIG = types.void(types.int32, types.voidptr)
 
 #: The live state's type: the engine's and the host's arrays (dtypes and ranks).
 LIVE_TYPE = types.NamedTuple(
@@ -366,6 +369,51 @@ def silence_libjack():
     if _jack is not None:
         jack_set_error_function(quiet_cb.address)
         jack_set_info_function(quiet_cb.address)
+
+
+# --- port latency (JACK's latency callback) ------------------------------------
+
+LC_INS, LC_SCS, LC_LATENCY = 0, 1, 2        # LatencyState.cfg
+
+
+class LatencyState(NamedTuple):
+    ins: np.ndarray       # int64: jack_port_t* of in_1..; outs: out_1.. (pairs)
+    outs: np.ndarray
+    scs: np.ndarray       # int64: sidechain inputs (cfg[LC_SCS] of them)
+    cfg: np.ndarray       # int64: counts, and the engine latency in samples (Python writes it)
+    rng: np.ndarray       # uint32[2]: jack_latency_range_t scratch
+    links: np.ndarray     # int64[L_LEN]
+
+
+LATENCY_TYPE = state_type(LatencyState(
+    ins=np.zeros(1, np.int64), outs=np.zeros(1, np.int64), scs=np.zeros(1, np.int64),
+    cfg=np.zeros(4, np.int64), rng=np.zeros(2, np.uint32), links=np.zeros(L_LEN, np.int64)))
+
+
+@native_cfunc(LATENCY_SIG, nopython=True)
+def latency_cb(mode, arg):
+    """JackLatencyCallback: port k's range plus the engine latency onto its pair."""
+    st = unpack(voidptr_to_int(arg), LATENCY_TYPE)
+    extra = np.uint32(st.cfg[LC_LATENCY])
+    get, put = st.links[L_LAT_GET], st.links[L_LAT_SET]
+    r = int_to_voidptr(st.rng.ctypes.data)
+    capture = mode == JackCaptureLatency
+    lo = np.uint32(0xFFFFFFFF)
+    hi = np.uint32(0)
+    for k in range(st.cfg[LC_INS]):
+        src = st.ins[k] if capture else st.outs[k]
+        dst = st.outs[k] if capture else st.ins[k]
+        latency_range(get, int_to_voidptr(src), mode, r)
+        lo = min(lo, st.rng[0])
+        hi = max(hi, st.rng[1])
+        st.rng[0] += extra
+        st.rng[1] += extra
+        latency_range(put, int_to_voidptr(dst), mode, r)
+    if not capture:
+        st.rng[0] = (lo if lo != np.uint32(0xFFFFFFFF) else np.uint32(0)) + extra
+        st.rng[1] = hi + extra
+        for k in range(st.cfg[LC_SCS]):
+            latency_range(put, int_to_voidptr(st.scs[k]), mode, r)
 
 
 # --- the client ------------------------------------------------------------------
@@ -411,43 +459,26 @@ class JackClient:
         jack_on_shutdown(self.ptr, shutdown_cb.address, stats.ctypes.data)
 
     def publish_latency(self, inputs: list[str], outputs: list[str], sidechains: list[str],
-                        latency) -> None:
+                        latency: int) -> np.ndarray:
         """Tell JACK what this client adds (call before activate): output k's
-        capture latency is input k's plus `latency()` samples, input k's playback
-        latency is output k's plus the same (a sidechain input's: the outputs'),
-        so a JACK-aware recorder files a take made through Uplift in time. JACK
-        calls back on its notification thread whenever the graph changes;
-        `recompute_latencies` asks it to after Uplift's own latency changed."""
-        ins = [self.ports[n] for n in inputs]
-        outs = [self.ports[n] for n in outputs]
-        scs = [self.ports[n] for n in sidechains]
-
-        def get(port, mode):
-            r = _LatencyRange()
-            jack_port_get_latency_range(port, mode, ctypes.byref(r))
-            return r.min, r.max
-
-        def put(port, mode, lo_hi, extra):
-            r = _LatencyRange(lo_hi[0] + extra, lo_hi[1] + extra)
-            jack_port_set_latency_range(port, mode, ctypes.byref(r))
-
-        def on_latency(mode, arg):
-            extra = int(latency())
-            if mode == JackCaptureLatency:
-                for src, dst in zip(ins, outs):
-                    put(dst, mode, get(src, mode), extra)
-            else:
-                for src, dst in zip(outs, ins):
-                    put(dst, mode, get(src, mode), extra)
-                ranges = [get(p, mode) for p in outs]
-                both = (min(r[0] for r in ranges), max(r[1] for r in ranges))
-                for p in scs:
-                    put(p, mode, both, extra)
-
-        cb = _LATENCY_CB(on_latency)
-        self._keep.append(cb)
-        if jack_set_latency_callback(self.ptr, ctypes.cast(cb, _vp), None):
+        capture latency is input k's plus the engine's latency, input k's
+        playback latency is output k's plus the same (a sidechain input's: the
+        outputs'), so a JACK-aware recorder files a take made through Uplift in
+        time. JACK calls `latency_cb` (native: it runs on JACK's thread, and a
+        Python callback there deadlocked PipeWire's jack_deactivate) whenever the
+        graph changes. Returns the int64 cell holding the latency: write the new
+        value there, then `recompute_latencies()`."""
+        st = LatencyState(
+            ins=np.array([self.ports[n] for n in inputs], np.int64),
+            outs=np.array([self.ports[n] for n in outputs], np.int64),
+            scs=np.array([self.ports[n] for n in sidechains] or [0], np.int64),
+            cfg=np.array([len(inputs), len(sidechains), int(latency), 0], np.int64),
+            rng=np.zeros(2, np.uint32), links=links(np.zeros(1, np.int64)))
+        table = address_table(st)
+        self._keep += [st, table]
+        if jack_set_latency_callback(self.ptr, latency_cb.address, table.ctypes.data):
             raise JackError("JACK refused the latency callback")
+        return st.cfg[LC_LATENCY:LC_LATENCY + 1]
 
     def recompute_latencies(self) -> None:
         if self.ptr and self.active:

@@ -75,6 +75,7 @@ class LiveSession:
         self._lock = threading.RLock()
         self._client: J.JackClient | None = None
         self._announced_latency = 0     # what the JACK ports were told Uplift adds
+        self._latency_cell = None       # where the native latency callback reads it
         self._pa = None
         self._host = None
         self._live_state = None
@@ -193,10 +194,10 @@ class LiveSession:
             names["midi_in"] = f"{n}:midi_in"
         self.port_names = names
         client.set_callbacks(self._cfunc, int(self._table.ctypes.data), h.stats)
-        client.publish_latency([f"in_{k + 1}" for k in range(self.channels)],
-                               [f"out_{k + 1}" for k in range(self.channels)],
-                               [f"sc_{k + 1}" for k in range(self.sidechain_channels)],
-                               lambda: self._announced_latency)
+        self._latency_cell = client.publish_latency(
+            [f"in_{k + 1}" for k in range(self.channels)],
+            [f"out_{k + 1}" for k in range(self.channels)],
+            [f"sc_{k + 1}" for k in range(self.sidechain_channels)], eng.latency_samples)
         self._announced_latency = eng.latency_samples
         eng.live = True
         client.activate()
@@ -353,6 +354,7 @@ class LiveSession:
         c, e = self._client, self.engine
         if c is not None and e is not None and e.latency_samples != self._announced_latency:
             self._announced_latency = e.latency_samples
+            self._latency_cell[0] = e.latency_samples
             c.recompute_latencies()
 
     def get(self, id_: str) -> float:

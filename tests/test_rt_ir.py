@@ -74,11 +74,12 @@ def callbacks():
     return {name: _fresh(cf) for name, cf in (
         ("engine_entry", native.entry), ("jack_process", J.jack_process),
         ("portaudio", P.pa_callback), ("demo_player", J.player_process),
-        ("jack_xrun", J.xrun_cb), ("jack_shutdown", J.shutdown_cb), ("jack_quiet", J.quiet_cb))}
+        ("jack_xrun", J.xrun_cb), ("jack_shutdown", J.shutdown_cb), ("jack_quiet", J.quiet_cb),
+        ("jack_latency", J.latency_cb))}
 
 
 CALLBACK_NAMES = ["engine_entry", "jack_process", "portaudio", "demo_player",
-                  "jack_xrun", "jack_shutdown", "jack_quiet"]
+                  "jack_xrun", "jack_shutdown", "jack_quiet", "jack_latency"]
 
 
 @pytest.mark.parametrize("name", CALLBACK_NAMES)
