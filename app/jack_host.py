@@ -422,6 +422,18 @@ def _server_name() -> str:
     return os.environ.get("JACK_DEFAULT_SERVER", "default")
 
 
+def _names(arr) -> list[str]:
+    """A NULL-terminated char** from libjack as strings (and freed)."""
+    names = []
+    if arr:
+        i = 0
+        while arr[i]:
+            names.append(arr[i].decode())
+            i += 1
+        jack_free(ctypes.cast(arr, _vp))
+    return names
+
+
 class JackClient:
     """One libjack client with a native process callback. Not thread-safe: the
     owner (LiveSession) serialises calls."""
@@ -492,27 +504,11 @@ class JackClient:
     def physical(self, output: bool, midi: bool = False) -> list[str]:
         """Physical ports: output=True gives capture sources (system:capture_N)."""
         flags = JackPortIsPhysical | (JackPortIsOutput if output else JackPortIsInput)
-        arr = jack_get_ports(self.ptr, None, JACK_MIDI if midi else JACK_AUDIO, flags)
-        names = []
-        if arr:
-            i = 0
-            while arr[i]:
-                names.append(arr[i].decode())
-                i += 1
-            jack_free(ctypes.cast(arr, _vp))
-        return names
+        return _names(jack_get_ports(self.ptr, None, JACK_MIDI if midi else JACK_AUDIO, flags))
 
     def connections(self, short: str) -> list[str]:
         """The ports connected to this client's port `short`."""
-        arr = jack_port_get_all_connections(self.ptr, self.ports[short])
-        names = []
-        if arr:
-            i = 0
-            while arr[i]:
-                names.append(arr[i].decode())
-                i += 1
-            jack_free(ctypes.cast(arr, _vp))
-        return names
+        return _names(jack_port_get_all_connections(self.ptr, self.ports[short]))
 
     def connect(self, src: str, dst: str):
         r = jack_connect(self.ptr, src.encode(), dst.encode())

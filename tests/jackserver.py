@@ -90,7 +90,7 @@ class JackServer:
         self.stop()
 
 
-class PipeWireServer:
+class PipeWireServer(JackServer):
     """A private PipeWire instance (its own XDG_RUNTIME_DIR) whose JACK library
     (`pw-jack`) the tests' clients use instead of libjack: the same live checks
     on the JACK API modern desktops actually run. The graph runs at 48 kHz with a
@@ -100,8 +100,8 @@ class PipeWireServer:
     JACK_LIB = next(iter(sorted(glob.glob("/usr/lib/*/pipewire-0.3/jack"))), "")
 
     def __init__(self, runtime_dir: str):
+        super().__init__(name="pipewire")
         self.runtime_dir = runtime_dir
-        self.proc: subprocess.Popen | None = None
 
     @staticmethod
     def available() -> bool:
@@ -131,11 +131,3 @@ class PipeWireServer:
             time.sleep(0.05)
         self.stop()
         raise RuntimeError("pipewire did not come up in time")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
