@@ -25,7 +25,6 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import errno
-import math
 import os
 import shutil
 import signal

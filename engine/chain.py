@@ -26,7 +26,7 @@ import numpy as np
 from numba import njit
 
 from . import meters as M
-from .dsp import (FASTMATH, KERNEL, XFADE_MS, db_to_lin, fade_switch, fast_exp2, fast_lin_to_db,
+from .dsp import (KERNEL, XFADE_MS, db_to_lin, fade_switch, fast_exp2, fast_lin_to_db,
                   fast_power_to_db, onepole_coeff, pow2_at_least, tap_control, tap_reset)
 from .drift import DriftState, drift_alloc, drift_control, drift_latency, drift_process, drift_reset
 from .gate import (GateState, gate_active, gate_alloc, gate_control, gate_meter_gr_db,

@@ -110,7 +110,7 @@ import numpy as np
 from numba import njit
 
 from . import drift_bank
-from .dsp import (FASTMATH, KERNEL, NATIVE_ONLY, LOG2_10_OVER_20, LOG2_E, aligned_zeros, f32_pair,
+from .dsp import (KERNEL, NATIVE_ONLY, LOG2_10_OVER_20, LOG2_E, aligned_zeros, f32_pair,
                   fast_exp2, fast_power_to_db, onepole_coeff, pow2_at_least)
 from .params import PID
 

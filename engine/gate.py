@@ -35,7 +35,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from .dsp import (FASTMATH, KERNEL, NATIVE_ONLY, LOG2_10_OVER_20, array_max, biquad_tdf2,
+from .dsp import (KERNEL, NATIVE_ONLY, LOG2_10_OVER_20, array_max, biquad_tdf2,
                   butter_hpf2, fast_exp2, fast_lin_to_db, onepole_coeff, winmax_alloc,
                   winmax_block, winmax_reset)
 from .params import PID

@@ -34,7 +34,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from .dsp import (FASTMATH, KERNEL, NATIVE_ONLY, db_to_lin, fast_lin_to_db, onepole_coeff,
+from .dsp import (KERNEL, NATIVE_ONLY, db_to_lin, fast_lin_to_db, onepole_coeff,
                   pow2_at_least, slidemax_alloc, slidemax_push, slidemax_reset)
 from .params import PID
 
