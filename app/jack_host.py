@@ -41,8 +41,8 @@ from engine import meters as M
 from engine.chain import CFG_SR, Core, EngineState
 from engine.build import native_cfunc
 from engine.native import STATE_TYPE, address_table, call_entry, entry, state_type, unpack
-from engine.rt import (FTZ_DAZ, MIDI_DROPPED, c_function, get_mxcsr, int_to_voidptr,
-                       load_acquire, midi_push, midi_ring_alloc, seqlock_write_begin,
+from engine.rt import (FTZ_DAZ, MIDI_DROPPED, RING_R, RING_W, c_function, get_mxcsr,
+                       int_to_voidptr, load_acquire, midi_push, midi_ring_alloc, seqlock_write_begin,
                        seqlock_write_end, set_mxcsr, store_release, voidptr_to_int)
 
 
@@ -127,12 +127,14 @@ def _address(lib, name) -> int:
 port_get_buffer = c_function(types.voidptr, types.voidptr, types.uint32)
 midi_get_event_count = c_function(types.uint32, types.voidptr)
 midi_event_get = c_function(types.int32, types.voidptr, types.voidptr, types.uint32)
+midi_clear_buffer = c_function(types.void, types.voidptr)
+midi_event_reserve = c_function(types.voidptr, types.voidptr, types.uint32, types.uintp)
 clock_gettime = c_function(types.int32, types.int32, types.voidptr)
 latency_range = c_function(types.void, types.voidptr, types.int32, types.voidptr)   # get and set
 
 # links (int64): addresses the callbacks call
 (L_ENTRY, L_ENGINE, L_PORT_BUFFER, L_MIDI_COUNT, L_MIDI_GET, L_CLOCK, L_LAT_GET, L_LAT_SET,
- L_LEN) = range(9)
+ L_MIDI_CLEAR, L_MIDI_RESERVE, L_LEN) = range(11)
 
 
 def links(engine_table: np.ndarray) -> np.ndarray:
@@ -147,6 +149,8 @@ def links(engine_table: np.ndarray) -> np.ndarray:
     out[L_CLOCK] = _address(_libc, "clock_gettime")
     out[L_LAT_GET] = _address(_jack, "jack_port_get_latency_range")
     out[L_LAT_SET] = _address(_jack, "jack_port_set_latency_range")
+    out[L_MIDI_CLEAR] = _address(_jack, "jack_midi_clear_buffer")
+    out[L_MIDI_RESERVE] = _address(_jack, "jack_midi_event_reserve")
     return out
 
 
@@ -180,11 +184,14 @@ WARMUP_CALLBACKS = 16
 CHUNK = 1024          # interleave scratch, frames
 MIDI_CYCLE_BYTES = 4096   # MIDI bytes the audio thread copies per cycle at most; the rest
                           # of a flood is dropped, counted in the ring's MIDI_DROPPED
+MIDI_OUT_CYCLE_BYTES = 1024   # feedback bytes written to midi_out per cycle at most; the rest
+                              # waits in the ring for the next cycle
+MIDI_OUT_MAX_MSG = 64         # longest message send_midi queues (feedback is 3 or 6 bytes)
 
 # cfg (int64)
 CF_NCH, CF_NSC, CF_MIDI, CF_LEN = 0, 1, 2, 4
-# ports (int64): jack_port_t* of in_1, in_2, sc_1, sc_2, out_1, out_2, midi_in
-P_IN, P_SC, P_OUT, P_MIDI, P_LEN = 0, 2, 4, 6, 7
+# ports (int64): jack_port_t* of in_1, in_2, sc_1, sc_2, out_1, out_2, midi_in, midi_out
+P_IN, P_SC, P_OUT, P_MIDI, P_MIDI_OUT, P_LEN = 0, 2, 4, 6, 7, 8
 
 
 class HostState(NamedTuple):
@@ -199,6 +206,8 @@ class HostState(NamedTuple):
     mev: np.ndarray       # int64[4]: jack_midi_event_t scratch {time, size, buffer}
     midi_hdr: np.ndarray  # int64: MIDI byte ring header (engine/rt.py)
     midi_data: np.ndarray  # uint8[cap]
+    out_hdr: np.ndarray   # int64: MIDI byte ring header, Python -> midi_out (feedback)
+    out_data: np.ndarray  # uint8[cap]
     links: np.ndarray     # int64[L_LEN]: addresses of the functions the cycle calls
 
 
@@ -211,6 +220,7 @@ def host_alloc(channels: int, sidechain: int, midi: bool, engine_table: np.ndarr
     """The host's arrays; `engine_table` is the engine state's address table (keep it alive)."""
     nin = channels + sidechain
     mh, md = midi_ring_alloc()
+    oh, od = midi_ring_alloc(1 << 12)
     cfg = np.zeros(CF_LEN, np.int64)
     cfg[CF_NCH], cfg[CF_NSC], cfg[CF_MIDI] = channels, sidechain, int(midi)
     return HostState(cfg=cfg, ports=np.zeros(P_LEN, np.int64), bufs=np.zeros(P_LEN, np.int64),
@@ -218,7 +228,7 @@ def host_alloc(channels: int, sidechain: int, midi: bool, engine_table: np.ndarr
                      ts=np.zeros(2, np.int64),
                      xbuf=np.zeros(CHUNK * nin, np.float32), ybuf=np.zeros(CHUNK * channels, np.float32),
                      mev=np.zeros(4, np.int64), midi_hdr=mh, midi_data=md,
-                     links=links(engine_table))
+                     out_hdr=oh, out_data=od, links=links(engine_table))
 
 
 @njit(inline="always")
@@ -261,6 +271,31 @@ def end_cycle(c, h, saved, t0, nframes):
 
 
 @njit(inline="always")
+def midi_out_cycle(h, obuf):
+    """Feedback queued by Python (LiveSession.send_midi) into this cycle's midi_out
+    buffer, at most MIDI_OUT_CYCLE_BYTES; what does not fit waits for the next cycle."""
+    hdr = h.out_hdr
+    data = h.out_data
+    mask = data.shape[0] - 1
+    r = hdr[RING_R]
+    w = load_acquire(hdr, RING_W)
+    budget = MIDI_OUT_CYCLE_BYTES
+    while r < w:
+        n = np.int64(data[r & mask]) | (np.int64(data[(r + 1) & mask]) << 8)
+        if n > budget:
+            break
+        dst = midi_event_reserve(h.links[L_MIDI_RESERVE], obuf, 0, n)
+        if voidptr_to_int(dst) == 0:
+            break                       # the port buffer is full
+        out = carray(dst, (n,), np.uint8)
+        for i in range(n):
+            out[i] = data[(r + 2 + i) & mask]
+        budget -= n
+        r += n + 2
+    store_release(hdr, RING_R, r)
+
+
+@njit(inline="always")
 def jack_cycle(st, nframes):
     """One JACK cycle on LiveState `st` (called from the process cfunc)."""
     h = st.host
@@ -290,6 +325,12 @@ def jack_cycle(st, nframes):
                         msg = carray(int_to_voidptr(h.mev[2]), (size,), np.uint8)
                         midi_push(h.midi_hdr, h.midi_data, msg, size)
                         budget -= size
+        if h.ports[P_MIDI_OUT] != 0:
+            obuf = port_get_buffer(h.links[L_PORT_BUFFER], int_to_voidptr(h.ports[P_MIDI_OUT]),
+                                   nframes)
+            if voidptr_to_int(obuf) != 0:
+                midi_clear_buffer(h.links[L_MIDI_CLEAR], obuf)
+                midi_out_cycle(h, obuf)
     # port buffers for this cycle: inputs, then sidechain, then outputs
     get = h.links[L_PORT_BUFFER]
     for k in range(nch):

@@ -20,6 +20,7 @@ itself, records `error`, and can be started again later with the same values.
 """
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
@@ -28,12 +29,18 @@ import numpy as np
 from engine import Engine
 from engine.native import address_table
 from engine.params import param
-from engine.rt import midi_drain
+from engine.rt import midi_drain, midi_push
 
 from . import jack_host as J
 
 BACKENDS = ("jack", "portaudio")
 MIDI_READ_BYTES = 1 << 14
+log = logging.getLogger(__name__)
+
+
+def _is_output(short: str) -> bool:
+    """Our port `short` sends (out_N, midi_out) rather than receives."""
+    return short.startswith("out") or short == "midi_out"
 
 
 class LiveError(RuntimeError):
@@ -93,6 +100,10 @@ class LiveSession:
         self.waiting = False
         self.reconnects = 0
         self._wiring: list[tuple[str, str]] = []   # (our port, other port), kept while running
+        # called as fn(id, value) after every set(), whoever made it (GUI, MIDI, OSC,
+        # preset): MIDI feedback listens here
+        self.listeners: list = []
+        self._send_lock = threading.Lock()      # send_midi's callers share one ring producer
 
     @property
     def sidechain_channels(self) -> int:
@@ -192,6 +203,8 @@ class LiveSession:
         if self.midi:
             h.ports[J.P_MIDI] = client.register("midi_in", midi=True)
             names["midi_in"] = f"{n}:midi_in"
+            h.ports[J.P_MIDI_OUT] = client.register("midi_out", midi=True, output=True)
+            names["midi_out"] = f"{n}:midi_out"
         self.port_names = names
         client.set_callbacks(self._cfunc, int(self._table.ctypes.data), h.stats)
         self._latency_cell = client.publish_latency(
@@ -330,7 +343,7 @@ class LiveSession:
                 n = self._client.name
                 for short, other in self._wiring:
                     ours = f"{n}:{short}"
-                    src, dst = (ours, other) if short.startswith("out") else (other, ours)
+                    src, dst = (ours, other) if _is_output(short) else (other, ours)
                     try:
                         self._client.connect(src, dst)
                     except J.JackError:
@@ -347,7 +360,26 @@ class LiveSession:
             v = p.validate(value)
         self._values[p.id] = v
         self._announce_latency()
+        for fn in list(self.listeners):
+            try:
+                fn(p.id, v)
+            except Exception as e:
+                log.warning("listener of %s failed: %s", p.id, e)
         return v
+
+    def add_listener(self, fn) -> None:
+        """Call fn(id, value) after every set() from now on."""
+        self.listeners.append(fn)
+
+    def send_midi(self, msg: bytes) -> bool:
+        """Queue one MIDI message for CLIENT:midi_out (written at the next cycle).
+        False if there is no midi_out or its ring is full (counted in stats)."""
+        h = self._host
+        if h is None or not self.midi or not 0 < len(msg) <= J.MIDI_OUT_MAX_MSG:
+            return False
+        with self._send_lock:
+            return bool(midi_push(h.out_hdr, h.out_data, np.frombuffer(bytes(msg), np.uint8),
+                                  len(msg)))
 
     def _announce_latency(self) -> None:
         """Re-publish the ports' JACK latency when the engine's changed (lookahead, preset)."""
@@ -425,6 +457,7 @@ class LiveSession:
             "latency_samples": self.latency_samples,
             "io_latency_samples": self.io_latency_samples if self.running else None,
             "midi_dropped": int(h.midi_hdr[1]),
+            "midi_out_dropped": int(h.out_hdr[1]),
             "running": self.running,
             "waiting": self.waiting,
             "reconnects": self.reconnects,

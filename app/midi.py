@@ -22,11 +22,18 @@ Layers, from the bytes up:
                  `on_change(id, value)` (the GUI's Qt signal; this module has
                  no Qt). Mappings persist in settings.json ("midi") and are
                  reloaded when a controller is built with persist=True.
+                 Feedback: a value changed from anywhere else (notify(), fed by
+                 LiveSession's listeners: mouse, preset, OSC) goes to every
+                 output added with `add_output(send)` as the CC (or 14-bit CC
+                 pair) that puts the controller there; its own changes are not
+                 echoed back.
 `MidiInput`      a python-rtmidi input on the JACK (or ALSA) API, by port name
                  or as a virtual port others connect to; a reader thread polls
                  rtmidi's queue (no Python ever runs in JACK's process thread)
                  and watches the port list, reconnecting when a device goes
                  away and comes back.
+`MidiOutput`     a python-rtmidi output for that feedback: a virtual port, or
+                 a named destination it connects to when it appears.
 `MidiPoller`     drains any callable returning a list of raw MIDI events
                  (bytes), e.g. LiveSession.read_midi() for the native JACK
                  client's CLIENT:midi_in port, and feeds them.
@@ -221,8 +228,9 @@ class MidiController:
         self._event_parser = MidiParser()       # for feed_event(): self-contained events
         self.load_errors: list[str] = []        # bad entries skipped by load_mappings()
         self.save_error: str | None = None      # last failure to save mappings, if any
+        self._outputs: list[Callable[[bytes], object]] = []   # feedback (add_output)
         self.stats = {"messages": 0, "control_changes": 0, "applied": 0, "ignored": 0,
-                      "callback_errors": 0}
+                      "callback_errors": 0, "sent": 0}
         if values:
             self.notify_values(values)
         if persist:
@@ -347,9 +355,10 @@ class MidiController:
     # --- values from elsewhere (mouse, presets): soft takeover ---
     def notify(self, param_id: str, value) -> None:
         """The parameter was changed by something other than this controller
-        (mouse, preset, CLI). Its controller must pass the new value before it
-        takes the parameter again. Echoes of this controller's own changes
-        (the GUI reflecting on_change) do not disengage it."""
+        (mouse, preset, OSC, CLI). Its controller must pass the new value before
+        it takes the parameter again, and is sent the value (feedback, for motor
+        faders and LED rings). Echoes of this controller's own changes (the GUI
+        reflecting on_change) neither disengage it nor go back out."""
         p = BY_ID.get(param_id)
         if p is None:
             return
@@ -358,9 +367,6 @@ class MidiController:
         except ValueError:
             return
         with self._lock:
-            if p.kind != "float":          # stepped: no takeover, just track the value
-                self._current[p.id] = v
-                return
             if self._current.get(p.id) == v:
                 return
             now = time.monotonic()
@@ -368,13 +374,50 @@ class MidiController:
                 return                     # a (possibly late) echo of our own change
             self._current[p.id] = v
             b = self._by_param.get(p.id)
-            if b is not None:
+            if b is None:
+                return
+            if p.kind == "float":
                 b.engaged = False
+            msg = feedback_message(b, p, v)
+        self._send(msg)
 
     def notify_values(self, values: dict) -> None:
         """notify() for each entry, e.g. after a preset load."""
         for k, v in values.items():
             self.notify(k, v)
+
+    # --- feedback out ---
+    def add_output(self, send: Callable[[bytes], object]) -> None:
+        """Send feedback through send(message bytes) from now on (a JACK midi_out,
+        an rtmidi output), starting with every bound parameter's value."""
+        with self._lock:
+            self._outputs.append(send)
+        self.send_all()
+
+    def remove_output(self, send) -> None:
+        with self._lock:
+            if send in self._outputs:
+                self._outputs.remove(send)
+
+    def send_all(self) -> None:
+        """Every bound parameter's current value to the outputs (a controller was
+        attached or reconnected: its faders and rings show the truth)."""
+        with self._lock:
+            msgs = [feedback_message(b, BY_ID[b.param_id], self._current[b.param_id])
+                    for b in sorted(self._by_param.values(), key=lambda b: (b.channel, b.cc))]
+        for m in msgs:
+            self._send(m)
+
+    def _send(self, msg: bytes) -> None:
+        with self._lock:
+            outs = list(self._outputs)
+        for send in outs:
+            try:
+                send(msg)
+                self.stats["sent"] += 1
+            except Exception as e:
+                self.stats["callback_errors"] += 1
+                log.warning("MIDI feedback through %r failed: %s", send, e)
 
     def reset_takeover(self) -> None:
         """Forget where the controllers are (a device was (re)connected): each
@@ -432,6 +475,12 @@ class MidiController:
             elif act[0] == "learned":
                 self._save()
                 self._call(self.on_learned, act[1], act[2], act[3])
+                with self._lock:
+                    b = self._by_param.get(act[1])
+                    msg = None if b is None else feedback_message(
+                        b, BY_ID[act[1]], self._current[act[1]])
+                if msg:
+                    self._send(msg)
             elif act[0] == "save":
                 self._save()
         return n
@@ -541,6 +590,18 @@ class MidiController:
         except Exception as e:
             self.stats["callback_errors"] += 1
             log.warning("MIDI callback %r failed: %s", fn, e)
+
+
+def feedback_message(b: Binding, p: Param, value: float) -> bytes:
+    """The control change(s) that put binding `b`'s controller at `value`: one CC
+    (7-bit), or MSB on cc and LSB on cc + 32 for a 14-bit binding. The inverse of
+    how input maps positions to values (stepped parameters: 0 and 127 at the ends)."""
+    pos = min(max(p.to_norm(value), 0.0), 1.0)
+    status = CONTROL_CHANGE | b.channel
+    if b.fine:
+        v14 = int(round(pos * 16383))
+        return bytes((status, b.cc, v14 >> 7, status, b.cc + 32, v14 & 0x7F))
+    return bytes((status, b.cc, int(round(pos * 127))))
 
 
 def _clamp(p: Param, v: float) -> float:
@@ -897,17 +958,103 @@ class MidiPoller:
         self.stop()
 
 
-def open_input(controller: MidiController, spec: str | None, **kw) -> MidiInput:
-    """`--midi-in` helper: spec "NAME", "jack:NAME", "alsa:NAME", or "jack:" /
-    None for a virtual JACK input. Starts and returns the MidiInput."""
-    api = "jack"
-    name = spec
+class MidiOutput:
+    """Feedback through one rtmidi output: send(msg) from any thread.
+
+    port=None opens a virtual output `<client_name>:<port_name>` to patch to a
+    controller; port="name" sends to that destination, connecting when it
+    appears (looked for at most once a second, on send) and again after it
+    went away. A send that cannot be delivered is dropped and counted."""
+
+    RETRY_S = 1.0
+
+    def __init__(self, port: str | None = None, api="jack", client_name: str = "uplift-feedback",
+                 port_name: str = "feedback"):
+        self.api = _api(api)
+        self.wanted = port
+        self.client_name = client_name
+        self.port_name = port_name
+        self.connected_to: str | None = None
+        self.dropped = 0
+        self._lock = threading.Lock()
+        self._next_try = 0.0
+        rtmidi = _rtmidi()
+        if self.api not in rtmidi.get_compiled_api():
+            raise MidiError(f"{_api_label(self.api)} MIDI is not supported by this python-rtmidi build")
+        try:
+            self._mo = rtmidi.MidiOut(self.api, client_name)
+        except rtmidi.RtMidiError as e:
+            raise MidiError(f"{_api_label(self.api)} MIDI output is not available ({e})") from None
+        if port is None:
+            self._mo.open_virtual_port(port_name)
+            self.status = f"sending on {client_name}:{port_name}"
+        else:
+            self.status = f"waiting for MIDI output {port!r}"
+            self._try_connect()
+
+    def _try_connect(self) -> bool:
+        self._next_try = time.monotonic() + self.RETRY_S
+        ports = list(self._mo.get_ports())
+        if self.connected_to is not None and self.connected_to in ports:
+            return True
+        name = match_port(self.wanted, ports)
+        if self._mo.is_port_open():
+            self._mo.close_port()
+        self.connected_to = None
+        if name is None:
+            self.status = f"waiting for MIDI output {self.wanted!r}"
+            return False
+        self._mo.open_port(ports.index(name), self.port_name)
+        self.connected_to = name
+        self.status = f"connected to {name}"
+        return True
+
+    def send(self, msg: bytes) -> None:
+        with self._lock:
+            if self._mo is None:
+                return
+            try:
+                if self.wanted is not None and self.connected_to is None:
+                    if time.monotonic() < self._next_try or not self._try_connect():
+                        self.dropped += 1
+                        return
+                self._mo.send_message(list(msg))
+            except Exception as e:
+                self.dropped += 1
+                self.connected_to = None if self.wanted is not None else self.connected_to
+                log.debug("MIDI feedback not sent: %s", e)
+
+    def close(self) -> None:
+        with self._lock:
+            mo, self._mo = self._mo, None
+        if mo is not None:
+            _close(mo)
+
+    stop = close
+
+
+def _split_spec(spec: str | None) -> tuple[str, str | None]:
+    """"NAME", "jack:NAME", "alsa:NAME", "jack:" -> (api, name or None)."""
+    api, name = "jack", spec
     if spec is not None and ":" in spec and spec.split(":", 1)[0].lower() in _API_NAMES:
         api, name = spec.split(":", 1)
         name = name or None
+    return api, name
+
+
+def open_output(spec: str | None, **kw) -> MidiOutput:
+    """`--midi-out` helper: spec as for open_input ("jack:" for a virtual output)."""
+    api, name = _split_spec(spec)
+    return MidiOutput(port=name, api=api, **kw)
+
+
+def open_input(controller: MidiController, spec: str | None, **kw) -> MidiInput:
+    """`--midi-in` helper: spec "NAME", "jack:NAME", "alsa:NAME", or "jack:" /
+    None for a virtual JACK input. Starts and returns the MidiInput."""
+    api, name = _split_spec(spec)
     return MidiInput(controller, port=name, api=api, **kw).start()
 
 
-__all__ = ["MidiParser", "MidiController", "MidiInput", "MidiPoller", "MidiError",
-           "list_input_ports", "match_port", "open_input"]
+__all__ = ["MidiParser", "MidiController", "MidiInput", "MidiOutput", "MidiPoller", "MidiError",
+           "feedback_message", "list_input_ports", "match_port", "open_input", "open_output"]
 

@@ -48,6 +48,10 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     add("--demo", action="store_true", help="play the built-in demo on a private JACK server")
     add("--midi-in", dest="midi_in", default=None, metavar="PORT",
         help="MIDI source: NAME, jack:NAME or alsa:NAME (the JACK backend also has CLIENT:midi_in)")
+    add("--midi-out", dest="midi_out", default=None, metavar="PORT",
+        help="where MIDI feedback goes (bound parameters' values, for motor faders and LED "
+             "rings): NAME, jack:NAME or alsa:NAME, or jack:/alsa: for a virtual port "
+             "(the JACK backend also sends it on CLIENT:midi_out)")
     add("--osc", type=int, default=None, metavar="PORT",
         help="listen for OSC control on this UDP port (/uplift/param/<id> <value>, ...)")
     add("--osc-host", dest="osc_host", default="127.0.0.1", metavar="HOST",
@@ -78,23 +82,47 @@ def values_from(args) -> dict:
     return values
 
 
-def start_midi(session, spec=None, on_change=None, on_learned=None, values=None):
+def start_midi(session, spec=None, on_change=None, on_learned=None, values=None,
+               out_spec=None, current=None):
     """MIDI control of a running session: a MidiController whose changes go through
     session.set (the lock-free ring), fed by the native JACK midi_in (session.read_midi)
-    and, with `spec` (--midi-in), an rtmidi input. Returns (controller, inputs, errors)."""
+    and, with `spec` (--midi-in), an rtmidi input. Feedback of every change made
+    elsewhere goes out on the session's midi_out and, with `out_spec` (--midi-out),
+    an rtmidi output. `current()` returns the session in use (the GUI replaces its
+    session on restarts). Returns (controller, inputs and outputs to stop, errors)."""
     from . import midi
-    ctl = midi.MidiController(setter=session.set, on_change=on_change, on_learned=on_learned,
+    current = current or (lambda: session)
+    ctl = midi.MidiController(setter=lambda k, v: current().set(k, v), on_change=on_change,
+                              on_learned=on_learned,
                               values=values if values is not None else session.values(),
                               persist=True)
     inputs, errors = [], list(ctl.load_errors)
-    read = getattr(session, "read_midi", None)
-    if callable(read):
+    if callable(getattr(session, "read_midi", None)):
+        def read():
+            r = getattr(current(), "read_midi", None)
+            return r() if r is not None else []
         inputs.append(midi.MidiPoller(ctl, read).start())
+    add_listener = getattr(session, "add_listener", None)
+    if callable(add_listener):
+        add_listener(ctl.notify)
+
+    def to_session(msg):
+        send = getattr(current(), "send_midi", None)
+        if send is not None:
+            send(msg)
+    ctl.add_output(to_session)
     if spec:
         try:
             inputs.append(midi.open_input(ctl, spec))
         except Exception as e:
             errors.append(f"MIDI input {spec!r}: {_one_line(e)}")
+    if out_spec:
+        try:
+            out = midi.open_output(out_spec)
+            inputs.append(out)
+            ctl.add_output(out.send)
+        except Exception as e:
+            errors.append(f"MIDI output {out_spec!r}: {_one_line(e)}")
     return ctl, inputs, errors
 
 
@@ -187,7 +215,8 @@ def _run_started(session, args) -> int:
               file=sys.stderr)
     from .headless import run_headless
     try:
-        _, midi_inputs, midi_errors = start_midi(session, getattr(args, "midi_in", None))
+        _, midi_inputs, midi_errors = start_midi(session, getattr(args, "midi_in", None),
+                                                 out_spec=getattr(args, "midi_out", None))
     except Exception as e:
         midi_inputs, midi_errors = [], [f"MIDI unavailable: {_one_line(e)}"]
     for m in midi_errors:

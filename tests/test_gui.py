@@ -588,3 +588,45 @@ def test_main_falls_back_to_the_demo_when_the_device_fails(qapp, monkeypatch, en
     # an explicit device that fails is an error, not a silent demo
     with pytest.raises(RuntimeError):
         uiapp.main(["--backend", "portaudio", "--device", "USB", "--duration", "0.1"])
+
+
+def _free_udp_port():
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_osc_is_a_gui_setting_kept_across_restarts(win, qtbot, monkeypatch):
+    """Control ▸ OSC…: on, port, local only; real UDP reaches the session; the
+    choice is saved and comes back with the next window; off closes the port."""
+    from pythonosc.udp_client import SimpleUDPClient
+
+    from app.settings import load_settings
+    from ui import osc_setting
+    port = _free_udp_port()
+
+    def fake_exec(dlg):
+        assert not dlg.enabled.isChecked() and dlg.port.value() == osc_setting.DEFAULT_PORT
+        dlg.enabled.setChecked(True)
+        dlg.port.setValue(port)
+        return osc_setting.OscDialog.DialogCode.Accepted
+    monkeypatch.setattr(osc_setting.OscDialog, "exec", fake_exec)
+    win.edit_osc()
+    assert win.osc.running and win.osc.server.address == ("127.0.0.1", port)
+    assert load_settings()["osc"] == {"enabled": True, "port": port, "host": "127.0.0.1"}
+    SimpleUDPClient("127.0.0.1", port).send_message("/uplift/param/amount", 42.0)
+    qtbot.waitUntil(lambda: win.engine.get("amount") == 42.0, timeout=3000)
+    win.osc.stop()
+    again = MainWindow(win.engine, presets=None)
+    qtbot.addWidget(again)
+    assert again.osc.start_from_settings() and again.osc.server.address[1] == port
+    assert again.apply_osc(False, port, "127.0.0.1")
+    assert not again.osc.running and load_settings()["osc"]["enabled"] is False
+    assert not again.osc.start_from_settings()
+    # a port that is taken: said plainly, nothing else changes
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        assert not again.osc.start(busy.getsockname()[1])
+        assert "cannot listen for OSC" in again.osc.status()

@@ -655,3 +655,207 @@ def test_unrelated_cc_numbered_n_plus_32_is_not_an_lsb():
     assert not c.is_fine("mix")
     c.feed(cc(0, 7, 100))
     assert rec.values("mix")[-1] == pos7(BY_ID["mix"], 100)
+
+
+# --- feedback (issue 15) --------------------------------------------------------
+
+def test_feedback_messages_invert_the_input_mapping():
+    """What goes out puts the controller where input maps back to the same value:
+    7-bit within one step, 14-bit pairs (MSB on n, LSB on n + 32) within one fine
+    step, stepped parameters exactly (0 and 127 at the ends)."""
+    for pid in ("amount", "release", "threshold"):
+        p = BY_ID[pid]
+        for v in (p.min, p.default, p.max, p.from_norm(0.37)):
+            b7 = M.Binding(pid, 3, 21)
+            m = M.feedback_message(b7, p, v)
+            assert m[:2] == bytes([0xB3, 21]) and len(m) == 3
+            assert abs(m[2] / 127 - p.to_norm(v)) <= 0.5 / 127 + 1e-12
+            b14 = M.Binding(pid, 0, 7, fine=True)
+            m = M.feedback_message(b14, p, v)
+            assert len(m) == 6 and m[0] == m[3] == 0xB0 and (m[1], m[4]) == (7, 39)
+            assert abs(((m[2] << 7) | m[5]) / 16383 - p.to_norm(v)) <= 0.5 / 16383 + 1e-12
+    for pid in ("bypass", "detector", "topology"):
+        p = BY_ID[pid]
+        n = 2 if p.kind == "bool" else len(p.choices)
+        for k in range(n):
+            m = M.feedback_message(M.Binding(pid, 0, 80), p, float(k))
+            assert M._stepped(p, m[2] / 127.0) == k
+        assert M.feedback_message(M.Binding(pid, 0, 80), p, float(n - 1))[2] == 127
+
+
+def test_feedback_goes_out_for_changes_from_elsewhere_not_for_its_own():
+    c, rec, _ = make()
+    c.bind("amount", 0, 21)
+    c.bind("release", 1, 5, fine=True)
+    c.bind("bypass", 0, 80)
+    out = []
+    c.add_output(out.append)
+    # attaching an output sends every bound value (faders and rings show the truth)
+    assert sorted(out) == sorted(M.feedback_message(c._by_param[k], BY_ID[k], c.value(k))
+                                 for k in ("amount", "release", "bypass"))
+    out.clear()
+    c.notify("amount", 80.0)                         # the mouse, a preset, OSC ...
+    c.notify("bypass", 1.0)
+    c.notify("release", 300.0)
+    p = BY_ID["release"]
+    assert out[0] == bytes([0xB0, 21, round(BY_ID["amount"].to_norm(80.0) * 127)])
+    assert out[1] == bytes([0xB0, 80, 127])
+    v14 = round(p.to_norm(300.0) * 16383)
+    assert out[2] == bytes([0xB1, 5, v14 >> 7, 0xB1, 37, v14 & 127])
+    c.notify("amount", 80.0)                         # unchanged: nothing
+    c.notify("mix", 50.0)                            # not bound: nothing
+    assert len(out) == 3
+    # the controller's own moves are not echoed back, also when the GUI reflects them
+    out.clear()
+    a = BY_ID["amount"]
+    c.feed(cc(0, 21, round(a.to_norm(80.0) * 127)))  # meets the value: engaged
+    c.feed(cc(0, 21, 90))
+    assert rec.values("amount") and rec.values("amount")[-1] == pos7(a, 90)
+    c.notify("amount", pos7(a, 90))                  # the GUI's echo
+    assert out == []
+    # a learn sends the learned parameter's value to the controller at once
+    c.learn("mix")
+    c.feed(cc(2, 30, 5))
+    assert out == [bytes([0xB2, 30, round(BY_ID["mix"].to_norm(c.value("mix")) * 127)])]
+
+
+def test_feedback_output_errors_are_contained():
+    c, _, _ = make()
+    c.bind("amount", 0, 21)
+
+    def broken(msg):
+        raise OSError("gone")
+    out = []
+    c.add_output(broken)
+    c.add_output(out.append)
+    c.notify("amount", 12.0)
+    assert len(out) == 2 and c.stats["callback_errors"] >= 2     # attach + change
+    c.remove_output(out.append)
+    c.notify("amount", 13.0)
+    assert len(out) == 2
+
+
+class RtmidiReceiver:
+    """A real JACK MIDI destination: python-rtmidi input `NAME:in`."""
+
+    def __init__(self, name="fb"):
+        import rtmidi
+        self.mi = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name)
+        self.mi.ignore_types(sysex=False, timing=False, active_sense=False)
+        self.mi.open_virtual_port("in")
+        self.name = f"{name}:in"
+        self.got: list[bytes] = []
+
+    def collect(self, cond=lambda got: False, timeout=3.0):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            m = self.mi.get_message()
+            if m is None:
+                if cond(self.got):
+                    break
+                time.sleep(0.005)
+                continue
+            self.got.append(bytes(m[0]))
+        return self.got
+
+    def close(self):
+        self.mi.close_port()
+        self.mi.delete()
+
+
+def _ccs(got):
+    """(channel, cc, value) of every control change in `got` (feedback may arrive
+    as one JACK event per message or merged)."""
+    out = []
+    for m in got:
+        for i in range(0, len(m) - 2, 3):
+            if m[i] & 0xF0 == 0xB0:
+                out.append((m[i] & 0x0F, m[i + 1], m[i + 2]))
+    return out
+
+
+def test_jack_midi_out_carries_feedback_from_osc_and_the_session(jack_server):
+    """uplift:midi_out (written by the native callback) carries the bound values
+    changed over OSC (real UDP) and through session.set (the GUI's and presets'
+    path), 14-bit as pairs; a change made by the controller itself on
+    uplift:midi_in is not sent back."""
+    import jack
+    from pythonosc.udp_client import SimpleUDPClient
+
+    from app.live import LiveSession
+    from app.osc import OscServer
+    from app.runcmd import start_midi
+    s = LiveSession(backend="jack", no_connect=True).start()
+    assert "midi_out" in s.port_names
+    recv = RtmidiReceiver("fb")
+    raw = RawJackSender("keys")
+    patch = jack.Client("patchbay", no_start_server=True)
+    ctl, stoppers, errors = start_midi(s)
+    osc = OscServer(s, 0).start()
+    try:
+        assert errors == []
+        patch.connect("uplift:midi_out", recv.name)
+        patch.connect(raw.name, "uplift:midi_in")
+        ctl.bind("amount", 0, 21)
+        ctl.bind("release", 1, 5, fine=True)
+        ctl.bind("bypass", 0, 80)
+        time.sleep(0.2)
+        SimpleUDPClient(*osc.address).send_message("/uplift/param/amount", 70.0)
+        want_amount = (0, 21, round(BY_ID["amount"].to_norm(70.0) * 127))
+        recv.collect(lambda g: want_amount in _ccs(g))
+        assert want_amount in _ccs(recv.got), recv.got
+        s.set("release", 300.0)
+        s.set("bypass", 1.0)
+        v14 = round(BY_ID["release"].to_norm(300.0) * 16383)
+        want = [(1, 5, v14 >> 7), (1, 37, v14 & 127), (0, 80, 127)]
+        recv.collect(lambda g: all(w in _ccs(g) for w in want))
+        got = _ccs(recv.got)
+        assert all(w in got for w in want), got
+        i = got.index((1, 5, v14 >> 7))
+        assert got[i + 1] == (1, 37, v14 & 127)           # the pair stays together
+        # the controller's own change: takes effect, is not echoed
+        recv.got.clear()
+        a = BY_ID["amount"]
+        send_until(raw, [cc(0, 21, v) for v in (0, 127, 40)],
+                   lambda: s.get("amount") == pos7(a, 40), "amount from uplift:midi_in")
+        recv.collect(timeout=0.5)
+        assert [m for m in _ccs(recv.got) if m[1] == 21] == []
+        assert s.stats()["midi_out_dropped"] == 0
+    finally:
+        osc.stop()
+        for x in stoppers:
+            x.stop()
+        patch.close()
+        raw.close()
+        recv.close()
+        s.stop()
+
+
+def test_rtmidi_feedback_output_virtual_and_named(jack_server):
+    """--midi-out: a virtual rtmidi port others connect to, or a named destination
+    it connects to when it appears."""
+    import jack
+    recv = RtmidiReceiver("desk")
+    out = M.open_output("jack:")
+    named = None
+    patch = jack.Client("patchbay", no_start_server=True)
+    try:
+        patch.connect("uplift-feedback:feedback", recv.name)
+        time.sleep(0.1)
+        out.send(cc(4, 9, 99))
+        assert recv.collect(lambda g: len(g) >= 1) == [cc(4, 9, 99)]
+        named = M.open_output("jack:desk", client_name="uplift-fb2")
+        assert named.connected_to == recv.name
+        named.send(cc(5, 10, 1))
+        assert recv.collect(lambda g: len(g) >= 2)[1:] == [cc(5, 10, 1)]
+        missing = M.open_output("jack:nobody-here", client_name="uplift-fb3")
+        missing.send(cc(0, 1, 2))
+        assert missing.connected_to is None and missing.dropped == 1
+        assert "waiting" in missing.status
+        missing.close()
+    finally:
+        if named is not None:
+            named.close()
+        out.close()
+        patch.close()
+        recv.close()

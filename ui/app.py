@@ -136,7 +136,9 @@ def attach_midi(window, ns=None):
         ctl, inputs, errors = start_midi(window.session, getattr(ns, "midi_in", None),
                                          on_change=window.externalValue.emit,
                                          on_learned=window.midiLearned.emit,
-                                         values=window.values())
+                                         values=window.values(),
+                                         out_spec=getattr(ns, "midi_out", None),
+                                         current=lambda: window.session)
     except Exception as e:
         window.show_error(f"MIDI unavailable: {_one_line(e)}")
         return None
@@ -265,19 +267,18 @@ def main(args=None) -> int:
     if note:
         print(f"uplift: {note}", file=sys.stderr)
     win = build_window(session, ns, note=note, owns_session=True)
-    osc = None
     if getattr(ns, "osc", None) is not None:
-        from app.osc import OscError, OscServer
-        try:
-            osc = OscServer(lambda: win.session, ns.osc, ns.osc_host).start()
-        except OscError as e:
-            print(f"uplift: {e}", file=sys.stderr)
-            win.statusBar().showMessage(str(e))
+        # --osc wins for this run and is not saved
+        if not win.osc.start(ns.osc, ns.osc_host):
+            print(f"uplift: {win.osc.error}", file=sys.stderr)
+            win.statusBar().showMessage(win.osc.error)
+    elif not win.osc.start_from_settings() and win.osc.error:
+        print(f"uplift: {win.osc.error}", file=sys.stderr)
+        win.statusBar().showMessage(win.osc.error)
     try:
         return _exec(app, win, ns)
     finally:
-        if osc is not None:
-            osc.stop()
+        win.osc.stop()
         _stop(win.session)
 
 

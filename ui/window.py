@@ -29,6 +29,7 @@ from engine.params import BY_ID, GROUP_TITLES, PARAMS, Param
 from . import theme
 from .curve import TransferCurve
 from .knob import Knob
+from .osc_setting import OscControl, OscDialog
 from .meters import DriftBars, GRMeter, LevelMeter
 from .switches import EnumSwitch, PowerSwitch, ToggleSwitch
 
@@ -189,6 +190,7 @@ class MainWindow(QMainWindow):
         self._values = self._read_values()
         self._tick_count = 0
         self._midi = None
+        self.osc = OscControl(lambda: self.session)
         self._last_meters: dict = {}
         self._curve_fn = curve_fn
         self._stats: dict = {}
@@ -376,6 +378,10 @@ class MainWindow(QMainWindow):
             self.preset_button.hide()
         mb.addMenu(self.audio_menu)
         self.audio_button.setMenu(self.audio_menu)
+        control = mb.addMenu("&Control")
+        act = QAction("OSC…", self)
+        act.triggered.connect(self.edit_osc)
+        control.addAction(act)
         view = mb.addMenu("&View")
         act = QAction("Reset meter peak holds", self)
         act.setShortcut(QKeySequence("Ctrl+R"))
@@ -716,6 +722,10 @@ class MainWindow(QMainWindow):
                 new.set(k, v)
             except Exception:
                 pass
+        # MIDI feedback and anything else listening to parameter changes moves along
+        if hasattr(new, "add_listener"):
+            for fn in getattr(old, "listeners", ()):
+                new.add_listener(fn)
         self.session = new
         self.session_info = new_info
         self._update_audio_button()
@@ -927,8 +937,23 @@ class MainWindow(QMainWindow):
     def sizeHint(self) -> QSize:
         return QSize(1280, 800)
 
+    def edit_osc(self):
+        """The OSC setting (ui/osc_setting.py): applied and saved on OK."""
+        dlg = OscDialog(self.osc, self)
+        if dlg.exec() == OscDialog.DialogCode.Accepted:
+            self.apply_osc(*dlg.choice())
+
+    def apply_osc(self, enabled: bool, port: int, host: str) -> bool:
+        ok = self.osc.apply(enabled, port, host)
+        if ok:
+            self.statusBar().showMessage(self.osc.status(), 5000)
+        else:
+            self.show_error(self.osc.status(), dialog=True)
+        return ok
+
     def closeEvent(self, e):
         self.timer.stop()
+        self.osc.stop()
         if self.owns_session and hasattr(self.session, "stop"):
             try:
                 self.session.stop()
