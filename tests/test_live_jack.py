@@ -704,7 +704,7 @@ def test_midi_flood_costs_no_more_xruns_than_a_quiet_window(jack_server):
                     time.sleep(0.01)
         reader = threading.Thread(target=read, daemon=True)
         reader.start()
-        for attempt in range(2):
+        for _attempt in range(2):
             x0 = xruns[0]
             time.sleep(10.0)
             quiet = xruns[0] - x0
