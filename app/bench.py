@@ -42,6 +42,7 @@ CONFIGS = {
     "GATE alone": {**OFF, "gate_on": 1},
     "GATE alone, gaps": {**OFF, "gate_on": 1},
     "DRIFT alone": {**OFF, "drift_on": 1},
+    "DRIFT alone, noise guard off": {**OFF, "drift_on": 1, "drift_guard": 0},
     "SETTLE alone": {**OFF, "settle_on": 1},
     "limiter alone": {**OFF, "limiter_on": 1},
 }

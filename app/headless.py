@@ -31,6 +31,7 @@ def format_meters(session) -> str:
     return (f"in {'/'.join(_db(v) for v in m['in_peak_db'])}  "
             f"out {'/'.join(_db(v) for v in m['out_peak_db'])} dBFS  "
             f"GR {m['settle_gr_db']:4.1f}  gate {m['gate_gr_db']:4.1f}  lift {lift:4.1f} dB  "
+            f"guarded {m.get('drift_guarded', 0):2d}/40  "
             f"lat {lat_ms:.2f} ms{io_txt}  "
             f"load {100 * s['load']:4.1f}% (max {100 * s['load_max']:4.1f}%)  xruns {s['xruns']}")
 

@@ -28,6 +28,7 @@ from numba import njit
 from . import meters as M
 from .dsp import (KERNEL, XFADE_MS, db_to_lin, fade_switch, fast_exp2, fast_lin_to_db,
                   fast_power_to_db, onepole_coeff, pow2_at_least, tap_control, tap_reset)
+from .drift import M_GUARDED as DRIFT_M_GUARDED
 from .drift import DriftState, drift_alloc, drift_control, drift_latency, drift_process, drift_reset
 from .gate import (GateState, gate_active, gate_alloc, gate_control, gate_meter_gr_db,
                    gate_process, gate_reset)
@@ -441,9 +442,13 @@ def _publish_meters(S, n):
         d[M.OUT_RMS + ch] = fast_power_to_db(env[3, ch])
     d[M.SETTLE_GR] = settle_meter_gr_db(S.settle)
     d[M.GATE_GR] = gate_meter_gr_db(S.gate)
-    for b in range(S.drift.lift_db.shape[0]):
-        d[M.DRIFT_LIFT + b] = S.drift.lift_db[b]
-        d[M.DRIFT_HEAT + b] = S.drift.heat[b]
+    dr = S.drift
+    for b in range(dr.lift_db.shape[0]):
+        d[M.DRIFT_LIFT + b] = dr.lift_db[b]
+        d[M.DRIFT_HEAT + b] = dr.heat[b]
+        d[M.DRIFT_LEVEL + b] = dr.guard_db[b]
+        d[M.DRIFT_FLOOR + b] = min(dr.floor_db[b], 0.0) if dr.floor_db[b] < 1e6 else -240.0
+    d[M.DRIFT_GUARDED] = dr.misc[DRIFT_M_GUARDED]
     d[M.DETECTOR] = settle_meter_detector_db(S.settle)
     d[M.LATENCY] = c.counters[CNT_LATENCY]
     d[M.SAMPLES] = c.counters[CNT_SAMPLES]

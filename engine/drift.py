@@ -125,8 +125,26 @@ ATTACK_MIN_FRACTION = 0.25   # attack compensation never goes below this share o
 DET_RISE = 2.8               # a level step reaches 63 % (in dB) after ≈ 2.8/(2π·b) in a gammatone
 SPREAD_DB = 1.5             # a band reads at least its neighbours' level minus this
 
+# noise guard (dsp.md "Noise guard, learned"): minimum statistics of a smoothed
+# band level over RING sub-windows of SUB_S; sub-windows in which the band's
+# envelope was steady (a tone: its raw level's spread under STEADY_STD_DB) do not
+# raise the floor, except in the first LEARN_SUBS after a reset (after the one
+# in which the filters ring up), where whatever is there, hum included, is floor
+GUARD_FADE_DB = 6.0          # the lift fades in over this much above floor + guard
+SUB_S = 0.2
+RING = 8                     # floor = minimum over the last RING·SUB_S = 1.6 s
+LEARN_SUBS = 3               # sub-windows 1 and 2 after a reset learn steady sounds too
+STEADY_STD_DB = 2.0          # raw band level's spread in a sub-window below which it is a
+#                              tone: noise reads 2.7..5.3 dB in every band, a tone 12 dB
+#                              over noise under 1.7 (engine/drift.py docstring)
+GUARD_MIN_S = 0.02           # the guard's level: power averaged over max(this,
+GUARD_CORR = 30.0            # GUARD_CORR envelope correlation times 1/(2π·b) of the band)
+UNKNOWN_DB = 1e9             # a floor not learned yet (the guard holds the lift)
+SILENT_DB = -150.0           # a sub-window whose band fell below this taught nothing
+
 # misc slots
-M_POS, M_W0, M_W1, M_FRESH, M_ATT, M_BANK, M_WARM, M_LEN = 0, 1, 2, 3, 4, 5, 6, 7
+M_POS, M_W0, M_W1, M_FRESH, M_ATT, M_BANK, M_WARM = 0, 1, 2, 3, 4, 5, 6
+M_SUB, M_SUBS, M_GUARDED, M_LEN = 7, 8, 9, 10
 WARM_MS = 5.0                # after drift_on: bank runs D + this before the crossfade starts
 
 
@@ -164,6 +182,17 @@ class DriftState(NamedTuple):
     gain_db: np.ndarray        # [nf] the lift sum (dB) `gain` was computed from
     att_coef: np.ndarray       # [NUM_BANDS] attack coefficient per tick (for misc[M_ATT])
     power: np.ndarray          # [nf] scratch: max |z_k|² of the last segment over channels
+    erb: np.ndarray            # [NUM_BANDS] ERB number of each band centre (focus)
+    guard_power: np.ndarray    # [NUM_BANDS] band power averaged for the guard
+    guard_coef: np.ndarray     # [NUM_BANDS] its one-pole coefficient per tick
+    guard_db: np.ndarray       # [NUM_BANDS] that level (dBFS) — meter drift_level_db
+    floor_db: np.ndarray       # [NUM_BANDS] learned noise floor (dBFS) — meter
+    sub_min: np.ndarray        # [NUM_BANDS] this sub-window: lowest guard level,
+    sub_s1: np.ndarray         # [NUM_BANDS]   sum and sum of squares of the raw band
+    sub_s2: np.ndarray         # [NUM_BANDS]   level (dB): its spread tells tone from noise
+    ring: np.ndarray           # [RING, NUM_BANDS] the last sub-windows' contributions
+    ring_pos: np.ndarray       # int64 [NUM_BANDS] next ring slot of each band
+    weight: np.ndarray         # [NUM_BANDS] scratch: guard × focus weight of the lift
     fb: np.ndarray             # float32: coefficients, state, scratch, gains (ROWS rows of NL lanes),
     #                            then from LINE_OFF the synthesis line: a ring of rows, one per
     #                            sample, 2^LINE_SHIFT floats each (NL used)
@@ -171,7 +200,8 @@ class DriftState(NamedTuple):
     pairs: np.ndarray          # uint64 view of fb: filter k's (channel 0, channel 1) outputs
     dry: np.ndarray            # float64 [ch, L] dry delay (drift_on crossfade)
     misc: np.ndarray           # float64 [M_LEN]
-    cfg: np.ndarray            # float64 [6]: samplerate, D, nf, k0, heat up / down coefficients
+    cfg: np.ndarray            # float64 [7]: samplerate, D, nf, k0, heat up / down coefficients,
+    #                            ticks per guard sub-window
 
 
 def drift_alloc(samplerate: float, channels: int, max_block: int) -> DriftState:
@@ -213,14 +243,24 @@ def drift_alloc(samplerate: float, channels: int, max_block: int) -> DriftState:
         det_ms=1000.0 * (DET_RISE / (2.0 * np.pi * drift_bank.bandwidth_hz(fb_)) + 1.5 * CONTROL / sr),
         det=det, band_lo=lo, band_hi=hi, delay=bank.delay.astype(np.int64),
         gain=np.ones(nf, np.float32), gain_db=np.zeros(nf), att_coef=np.zeros(NUM_BANDS),
-        power=np.zeros(nf), fb=fb,
+        power=np.zeros(nf), erb=drift_bank.erb_number(fb_),
+        guard_power=np.full(NUM_BANDS, -1.0),
+        guard_coef=1.0 - np.exp(-CONTROL / (sr * np.maximum(
+            GUARD_MIN_S, GUARD_CORR / (2.0 * np.pi * drift_bank.bandwidth_hz(fb_)
+                                       * drift_bank.bw_factors(fb_))))),
+        guard_db=np.full(NUM_BANDS, -240.0), floor_db=np.full(NUM_BANDS, UNKNOWN_DB),
+        sub_min=np.full(NUM_BANDS, UNKNOWN_DB), sub_s1=np.zeros(NUM_BANDS),
+        sub_s2=np.zeros(NUM_BANDS), ring=np.full((RING, NUM_BANDS), UNKNOWN_DB),
+        ring_pos=np.zeros(NUM_BANDS, np.int64),
+        weight=np.ones(NUM_BANDS), fb=fb,
         roff=((d + 1) << (LINE_SHIFT - 1)) - np.arange(NFP),
         pairs=fb.view(np.uint64),
         dry=np.zeros((channels, L)),
         misc=np.zeros(M_LEN),
         cfg=np.array([sr, float(D), float(nf), float(k0),
                       1.0 - math.exp(-CONTROL / (HEAT_UP_S * sr)),
-                      1.0 - math.exp(-CONTROL / (HEAT_DOWN_S * sr))]),
+                      1.0 - math.exp(-CONTROL / (HEAT_DOWN_S * sr)),
+                      float(max(1, round(SUB_S * sr / CONTROL)))]),
     )
     return st
 
@@ -261,9 +301,29 @@ def _rest_gains(st):
 
 
 @njit(cache=True, **NATIVE_ONLY)
+def _guard_reset(st):
+    """Forget the learned floors: the next sounds are learned afresh."""
+    st.guard_power[:] = -1.0           # no level yet: the first tick's is taken as it is
+    st.guard_db[:] = -240.0
+    st.floor_db[:] = UNKNOWN_DB
+    st.sub_min[:] = UNKNOWN_DB
+    st.sub_s1[:] = 0.0
+    st.sub_s2[:] = 0.0
+    for r in range(RING):
+        for b in range(NUM_BANDS):
+            st.ring[r, b] = UNKNOWN_DB
+    st.ring_pos[:] = 0
+    st.weight[:] = 1.0
+    st.misc[M_SUB] = 0.0
+    st.misc[M_SUBS] = 0.0
+    st.misc[M_GUARDED] = 0.0
+
+
+@njit(cache=True, **NATIVE_ONLY)
 def drift_reset(st):
     _clear_signal(st)
     _rest_gains(st)
+    _guard_reset(st)
     st.misc[M_ATT] = -1.0
     st.misc[M_POS] = 0.0
     st.misc[M_W0] = 1.0
@@ -406,6 +466,8 @@ def drift_control(st, p, samplerate):
         tgt[b] = drift_static_lift(lvl, thr + ta * tilt[b], slope, max_lift)
     tgt[nb - 1] = drift_static_lift(max(lv[nb - 1], lv[nb - 2] - SPREAD_DB),
                                     thr + ta * tilt[nb - 1], slope, max_lift)
+    _guard_update(st)
+    _weigh_targets(st, p)
     # --- ballistics and heat (selects, no branches: the band loop vectorises)
     att = p[PID.drift_attack]
     if att != st.misc[M_ATT]:
@@ -457,6 +519,115 @@ def drift_control(st, p, samplerate):
         st.gain[k] = g_new
         fb[R_G0 * NL + k] = g_old
         fb[R_DG * NL + k] = g_new - g_old
+
+
+ERB_STEP = float((drift_bank.erb_number(drift_bank.F_HI) - drift_bank.erb_number(drift_bank.F_LO))
+                 / (NUM_BANDS - 1))
+
+
+@njit(**KERNEL)
+def erb_number(f):
+    """E(f) = 21.4·log10(1 + 0.00437·f) (Glasberg & Moore 1990)."""
+    return 21.4 * math.log10(1.0 + 0.00437 * f)
+
+
+@njit(**KERNEL)
+def drift_focus_weight(e, low_hz, high_hz):
+    """Share of a band's lift the focus range lets through, for the band centred at
+    ERB number e: 0 for a centre below drift_low or above drift_high, rising to 1
+    over one band spacing inside each edge (an edge at the table's end is no edge)."""
+    wl = 1.0
+    if low_hz > drift_bank.F_LO:
+        wl = min(max((e - erb_number(low_hz)) * (1.0 / ERB_STEP), 0.0), 1.0)
+    wh = 1.0
+    if high_hz < drift_bank.F_HI:
+        wh = min(max((erb_number(high_hz) - e) * (1.0 / ERB_STEP), 0.0), 1.0)
+    return wl * wh
+
+
+@njit(**KERNEL)
+def _guard_update(st):
+    """Every tick: the guard's band levels (power averaged over a few dozen of the
+    band's envelope correlation times, so noise reads steady) and the floors
+    following them down at once; every SUB_S the floors are recomputed."""
+    for b in range(NUM_BANDS):
+        prev = st.guard_power[b]
+        pw = st.power[b]
+        g = pw if prev < 0.0 else prev + st.guard_coef[b] * (pw - prev)
+        st.guard_power[b] = g
+        lvl = fast_power_to_db(g)
+        st.guard_db[b] = lvl
+        st.sub_min[b] = min(st.sub_min[b], lvl)
+        raw = st.level_db[b]
+        st.sub_s1[b] += raw
+        st.sub_s2[b] += raw * raw
+    st.misc[M_SUB] += 1.0
+    if st.misc[M_SUB] >= st.cfg[6]:
+        _guard_subwindow(st)
+
+
+@njit(**KERNEL)
+def _guard_subwindow(st):
+    """End of a sub-window. A band learns from it (its lowest level joins the
+    band's ring) if it heard something (not digital silence) and either the
+    engine is still learning (sub-windows 1 .. LEARN_SUBS − 1 after a reset: what
+    is there before the programme, hum included, is floor; sub-window 0 is
+    skipped while the filters ring up) or its envelope fluctuated (noise). A
+    steady tone after that is programme and changes nothing: the floor neither
+    rises to it nor forgets the noise under it.
+        floor_b = min over the band's last RING learned sub-windows of min(level_b)"""
+    misc = st.misc
+    misc[M_SUB] = 0.0
+    n = misc[M_SUBS]
+    misc[M_SUBS] = n + 1.0
+    if n == 0.0:
+        skip = True
+        learning = False
+    else:
+        skip = False
+        learning = n < LEARN_SUBS
+    inv_n = 1.0 / st.cfg[6]
+    for b in range(NUM_BANDS):
+        v = st.sub_min[b]
+        mean = st.sub_s1[b] * inv_n
+        steady = st.sub_s2[b] * inv_n - mean * mean < STEADY_STD_DB * STEADY_STD_DB
+        if v > SILENT_DB and not skip and (learning or not steady):
+            r = st.ring_pos[b]
+            st.ring[r, b] = v
+            st.ring_pos[b] = (r + 1) % RING
+            f = st.ring[0, b]
+            for k in range(1, RING):
+                f = min(f, st.ring[k, b])
+            st.floor_db[b] = f
+        st.sub_min[b] = UNKNOWN_DB
+        st.sub_s1[b] = 0.0
+        st.sub_s2[b] = 0.0
+
+
+@njit(**KERNEL)
+def _weigh_targets(st, p):
+    """The static lifts scaled by the noise guard and the focus range:
+        target_b ·= smoothstep((G_b − floor_b − guard)/6) · focus_b
+    (G_b the guard's level; guard 0 = off). Counts the bands the guard holds
+    down (meter)."""
+    guard = p[PID.drift_guard]
+    low = p[PID.drift_low]
+    high = p[PID.drift_high]
+    # a band that has learned no floor holds its lift while the engine is still
+    # learning, and has none to guard against after that (it heard only silence)
+    unknown = 0.0 if st.misc[M_SUBS] < LEARN_SUBS else 1.0
+    held = 0
+    for b in range(NUM_BANDS):
+        wg = 1.0
+        if guard > 0.0:
+            u = min(max((st.guard_db[b] - st.floor_db[b] - guard) * (1.0 / GUARD_FADE_DB), 0.0), 1.0)
+            wg = u * u * (3.0 - 2.0 * u) if st.floor_db[b] < UNKNOWN_DB else unknown
+        t = st.target_db[b]
+        held += 1 if (wg < 0.5 and t > 0.01) else 0
+        w = wg * drift_focus_weight(st.erb[b], low, high)
+        st.weight[b] = w
+        st.target_db[b] = t * w
+    st.misc[M_GUARDED] = float(held)
 
 
 @njit(**KERNEL)

@@ -13,7 +13,9 @@ MAX_CHANNELS = 2
 NUM_BANDS = 40
 
 #: (key, length) in snapshot order. Levels in dBFS, gain reductions in dB
-#: (positive = reduction), heat 0..1, load 0..1.
+#: (positive = reduction), heat 0..1, load 0..1. drift_level_db: DRIFT's band
+#: levels as its noise guard reads them; drift_floor_db: the learned floors
+#: (-240 before anything was heard); drift_guarded: bands the guard holds down.
 FIELDS: tuple[tuple[str, int], ...] = (
     ("in_peak_db", MAX_CHANNELS),
     ("in_rms_db", MAX_CHANNELS),
@@ -23,6 +25,9 @@ FIELDS: tuple[tuple[str, int], ...] = (
     ("gate_gr_db", 1),
     ("drift_lift_db", NUM_BANDS),
     ("drift_heat", NUM_BANDS),
+    ("drift_level_db", NUM_BANDS),
+    ("drift_floor_db", NUM_BANDS),
+    ("drift_guarded", 1),
     ("detector_db", 1),
     ("latency_samples", 1),
     ("samples", 1),
@@ -48,6 +53,9 @@ SETTLE_GR = OFFSET["settle_gr_db"]
 GATE_GR = OFFSET["gate_gr_db"]
 DRIFT_LIFT = OFFSET["drift_lift_db"]
 DRIFT_HEAT = OFFSET["drift_heat"]
+DRIFT_LEVEL = OFFSET["drift_level_db"]
+DRIFT_FLOOR = OFFSET["drift_floor_db"]
+DRIFT_GUARDED = OFFSET["drift_guarded"]
 DETECTOR = OFFSET["detector_db"]
 LATENCY = OFFSET["latency_samples"]
 SAMPLES = OFFSET["samples"]
@@ -57,8 +65,8 @@ LOAD = OFFSET["load"]
 LOAD_MAX = OFFSET["load_max"]
 
 _SCALAR = {"settle_gr_db", "gate_gr_db", "detector_db", "latency_samples", "samples",
-           "callbacks", "xruns", "load", "load_max"}
-_INT = {"latency_samples", "samples", "callbacks", "xruns"}
+           "callbacks", "xruns", "load", "load_max", "drift_guarded"}
+_INT = {"latency_samples", "samples", "callbacks", "xruns", "drift_guarded"}
 
 
 def alloc():

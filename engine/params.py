@@ -180,6 +180,12 @@ PARAMS: tuple[Param, ...] = (
     Param("drift_attack", "Attack", "ms", "drift", 0.1, 200, 1, taper="log"),
     Param("drift_release", "Release", "ms", "drift", 10, 3000, 150, taper="log"),
     Param("drift_memory", "Memory", "%", "drift", 0, 100, 50),
+    Param("drift_low", "Low", "Hz", "drift", 20, 20000, 20, taper="log",
+          notes="no lift for bands below (focus)"),
+    Param("drift_high", "High", "Hz", "drift", 20, 20000, 20000, taper="log",
+          notes="no lift for bands above (focus); low ≥ high lifts nothing"),
+    Param("drift_guard", "Noise guard", "dB", "drift", 0, 24, 6,
+          notes="no lift within this distance of the band's learned noise floor; 0 = off"),
     # SETTLE
     _bool("settle_on", "Settle", "settle", 1),
     Param("threshold", "Threshold", "dBFS", "settle", -60, 0, -18),

@@ -38,9 +38,11 @@ def engines():
 
 
 def setup(e, **kw):
-    """Every parameter at its default, SETTLE and limiter off, then `kw`; reset."""
+    """Every parameter at its default, SETTLE and limiter off, the noise guard off
+    (it has its own tests below; these signals start at once, so it would learn
+    them as floor), then `kw`; reset."""
     values = {p.id: p.default for p in PARAMS}
-    values.update(settle_on=0, limiter_on=0)
+    values.update(settle_on=0, limiter_on=0, drift_guard=0)
     values.update(kw)
     for k, v in values.items():
         e.set(k, v)
@@ -454,3 +456,116 @@ def test_transfer_curve_drift_lift_matches_engine(engines, amount, level):
     # drift_on off: no lift on the curve
     off = curve.param_vector(dict(values, drift_on=0))
     assert curve.drift_lift_db(np.array([float(level)]), off)[0] == 0.0
+
+
+# --------------------------------------------------------------------------- noise guard, focus
+
+def room_noise(sr, seconds, rng, hum=True):
+    """Pink and white noise at -70 dBFS RMS each, plus 50 Hz mains hum at -60 dBFS RMS
+    (dsp.md, "Noise guard, learned")."""
+    n = int(seconds * sr)
+    t = np.arange(n) / sr
+    x = (pink(n, rng) + rng.standard_normal(n)) * 10 ** (-70 / 20)
+    if hum:
+        x += math.sqrt(2) * 10 ** (-60 / 20) * np.sin(2 * np.pi * 50 * t)
+    return x
+
+
+def band_edges():
+    e = np.sqrt(FC[:-1] * FC[1:])
+    return np.r_[15.0, e], np.r_[e, 21000.0]
+
+
+def band_energy_db(x, sr, lo, hi):
+    X = np.abs(np.fft.rfft(x * np.hanning(len(x)))) ** 2
+    f = np.fft.rfftfreq(len(x), 1.0 / sr)
+    return np.array([10 * np.log10(X[(f >= a) & (f < b)].sum() + 1e-300) for a, b in zip(lo, hi)])
+
+
+def aligned(e, y, x):
+    lat = e.latency_samples
+    return y[lat:, 0], x[:len(x) - lat]
+
+
+@pytest.mark.parametrize("amount", [30.0, 100.0])
+def test_noise_guard_keeps_noise_and_hum_at_their_level(engines, amount):
+    """No programme, only a room: after 2 s every band and the whole output within
+    +1 dB of the input (the guard at its default); with the guard off the same
+    room is lifted by more than 5 dB."""
+    sr = 48000
+    x = room_noise(sr, 8.0, np.random.default_rng(3))
+    lo, hi = band_edges()
+    for guard, worst_allowed in ((6.0, 1.0), (0.0, None)):
+        e = setup(engines(sr), amount=amount, drift_guard=guard)
+        y, xa = aligned(e, run(e, x), x)
+        seg = slice(2 * sr, len(y))
+        rise = band_energy_db(y[seg], sr, lo, hi) - band_energy_db(xa[seg], sr, lo, hi)
+        overall = rms_db(y[seg]) - rms_db(xa[seg])
+        if worst_allowed is None:
+            assert overall > 5.0 and rise.max() > 10.0
+            continue
+        assert rise.max() <= worst_allowed, f"band {int(np.argmax(rise))}: {rise.max():+.2f} dB"
+        assert overall <= 1.0
+        m = e.meters()
+        assert m["drift_guarded"] >= 35
+        floors, levels = np.array(m["drift_floor_db"]), np.array(m["drift_level_db"])
+        assert np.all(floors <= levels + 0.5) and np.all(floors >= levels - 8.0)
+
+
+@pytest.mark.parametrize("amount", [30.0, 100.0])
+def test_noise_guard_lets_a_held_tone_keep_its_formula_lift(engines, amount):
+    """A -50 dBFS 1 kHz sine that starts 2 s into the room and is held 10 s is
+    programme: lifted by its formula ±1 dB in every second of it."""
+    from engine.curve import drift_lift_db, param_vector
+    sr = 48000
+    x = room_noise(sr, 13.0, np.random.default_rng(4))
+    t = np.arange(len(x)) / sr
+    x = x + np.where((t >= 2.0) & (t < 12.0), 10 ** (-50 / 20) * np.sin(2 * np.pi * 1000 * t), 0.0)
+    e = setup(engines(sr), amount=amount, drift_guard=6.0)
+    y, xa = aligned(e, run(e, x), x)
+    want = drift_lift_db(np.array([-50.0]), param_vector({"amount": amount}))[0]
+    for s0 in range(3, 12):
+        seg = slice(s0 * sr, (s0 + 1) * sr)
+        got = (band_energy_db(y[seg], sr, [990.0], [1010.0])
+               - band_energy_db(xa[seg], sr, [990.0], [1010.0]))[0]
+        assert abs(got - want) <= 1.0, f"second {s0}: {got:.2f} dB, formula {want:.2f}"
+
+
+def test_noise_guard_learns_hum_present_from_the_start_not_a_tone_after_silence(engines):
+    """What is there from the first moments (hum) is floor; a tone after digital
+    silence is programme; reset forgets what was learned."""
+    sr = 48000
+    t = np.arange(4 * sr) / sr
+    tone = 10 ** (-60 / 20) * np.sin(2 * np.pi * 1000 * t)
+    e = setup(engines(sr), amount=100.0, drift_guard=6.0)
+    run(e, tone)
+    assert e.meters()["drift_lift_db"][14] < 0.05          # learned as floor
+    e.reset()
+    y = run(e, np.where(t >= 1.0, tone, 0.0))
+    assert e.meters()["drift_lift_db"][14] > 5.0           # programme
+    assert np.array(e.meters()["drift_floor_db"])[14] < -100.0
+
+
+def test_focus_lifts_only_inside_the_range(engines):
+    """drift_low/drift_high: no lift for centres outside, full lift a band inside
+    each edge, a one-band fade between; low >= high lifts nothing."""
+    sr = 48000
+    x = np.random.default_rng(5).standard_normal(sr) * 10 ** (-60 / 20)
+    e = setup(engines(sr), amount=100.0)
+    run(e, x)
+    free = np.array(e.meters()["drift_lift_db"])
+    assert free.min() > 3.0
+    e = setup(engines(sr), amount=100.0, drift_low=1000.0, drift_high=4000.0)
+    run(e, x)
+    lift = np.array(e.meters()["drift_lift_db"])
+    assert np.all(lift[(FC < 1000.0) | (FC > 4000.0)] == 0.0)
+    step = drift_bank.erb_number(FC[1]) - drift_bank.erb_number(FC[0])
+    inside = ((drift_bank.erb_number(FC) >= drift_bank.erb_number(1000.0) + step)
+              & (drift_bank.erb_number(FC) <= drift_bank.erb_number(4000.0) - step))
+    assert inside.sum() >= 8
+    np.testing.assert_allclose(lift[inside], free[inside], atol=0.3)
+    edge = (FC >= 1000.0) & (FC <= 4000.0) & ~inside
+    assert np.all(lift[edge] <= free[edge] + 0.3)
+    e = setup(engines(sr), amount=100.0, drift_low=5000.0, drift_high=5000.0)
+    run(e, x)
+    assert max(e.meters()["drift_lift_db"]) == 0.0

@@ -536,6 +536,27 @@ def test_drift_bars_are_labelled_with_the_band_centres(win):
     assert np.allclose(np.diff(e), np.diff(e)[0], rtol=1e-3)       # equal ERB steps
 
 
+def test_drift_bars_show_band_levels_and_learned_floors(win):
+    """Behind the lift bars: each band's level and its learned noise floor (dBFS)."""
+    eng = win.engine
+    rng = np.random.default_rng(2)
+    x = (rng.standard_normal((3 * 48000, 2)) * 10 ** (-70 / 20)).astype(np.float32)
+    for i in range(0, x.shape[0], 4096):
+        eng.process(x[i:i + 4096])
+    win.refresh()
+    m = eng.meters()
+    assert np.allclose(win.bars.level, m["drift_level_db"], atol=0.31)
+    assert np.allclose(win.bars.floor, m["drift_floor_db"], atol=0.31)
+    assert np.all(win.bars.floor > -110) and np.all(win.bars.floor <= win.bars.level + 0.5)
+    assert m["drift_guarded"] >= 35
+    win.bars.grab()                    # paints without error, floors included
+    win.bars.mouseMoveEvent(QMouseEvent(
+        QMouseEvent.Type.MouseMove, QPointF(win.bars.width() / 2, win.bars.height() / 2),
+        QPointF(win.bars.width() / 2, win.bars.height() / 2), Qt.MouseButton.NoButton,
+        Qt.MouseButton.NoButton, NO_MOD))
+    assert "noise floor" in win.bars.toolTip()
+
+
 # --- the entry point -----------------------------------------------------------------------------
 
 def test_main_falls_back_to_the_demo_when_the_device_fails(qapp, monkeypatch, engine_factory,

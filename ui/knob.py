@@ -357,7 +357,7 @@ class Knob(QWidget, ParamControl):
 
     def minimumSizeHint(self) -> QSize:
         if self.hero:
-            return QSize(126, 150)
+            return QSize(108, 150)
         # wide enough for the label at 10 px, so no label is ever cut
         label_w = QFontMetrics(theme.ui_font(10)).horizontalAdvance(self.param.label) + 4
         return QSize(max(62, label_w), 84)

@@ -288,7 +288,12 @@ def freq_text(f: float) -> str:
 
 class DriftBars(QWidget):
     """40 vertical lift bars (dB), coloured by each band's heat, labelled with the
-    band centre frequencies; a dashed line marks the max-lift cap."""
+    band centre frequencies; a dashed line marks the max-lift cap. Behind them,
+    on a dBFS scale (right axis), each band's level as DRIFT hears it and its
+    learned noise floor (a mark per band, joined by a line): a band whose level
+    sits on its floor is guarded, not lifted."""
+
+    LEVEL_MIN_DB = -120.0
 
     def __init__(self, centres=None, max_db: float = 30.0, parent=None):
         super().__init__(parent)
@@ -296,6 +301,8 @@ class DriftBars(QWidget):
         n = self.centres.size
         self.lift = np.zeros(n)
         self.heat = np.zeros(n)
+        self.level = np.full(n, -240.0)
+        self.floor = np.full(n, -240.0)
         self.max_db = max_db
         self.cap = None
         self.active = True
@@ -322,6 +329,22 @@ class DriftBars(QWidget):
             self.lift, self.heat = new_lift, new_heat
             self.update()
 
+    def set_levels(self, level_db, floor_db):
+        """The bands' levels and learned floors (dBFS) from the meter snapshot."""
+        level = np.asarray(level_db, float)
+        floor = np.asarray(floor_db, float)
+        if level.size != self.level.size or floor.size != self.floor.size:
+            return
+        level = np.nan_to_num(level, nan=-240.0, posinf=0.0, neginf=-240.0)
+        floor = np.nan_to_num(floor, nan=-240.0, posinf=0.0, neginf=-240.0)
+        if np.max(np.abs(level - self.level)) > 0.3 or np.max(np.abs(floor - self.floor)) > 0.3:
+            self.level, self.floor = level, floor
+            self.update()
+
+    def _dbfs_y(self, db, top, ph):
+        lo = self.LEVEL_MIN_DB
+        return top + ph - (min(max(db, lo), 0.0) - lo) / -lo * ph
+
     def set_cap(self, cap_db):
         if cap_db != self.cap:
             self.cap = cap_db
@@ -339,7 +362,7 @@ class DriftBars(QWidget):
 
     def _geometry(self):
         w, h = self.width(), self.height()
-        left, right, top, bottom = 30.0, 8.0, 26.0, 22.0
+        left, right, top, bottom = 30.0, 34.0, 26.0, 22.0
         return left, top, w - left - right, h - top - bottom
 
     def bar_index_at(self, x: float) -> int:
@@ -352,8 +375,10 @@ class DriftBars(QWidget):
         if i != self._hover:
             self._hover = i
             if i >= 0:
+                floor = (f"{self.floor[i]:.0f} dBFS" if self.floor[i] > -200 else "not learned")
                 self.setToolTip(f"band {i + 1}: {self.centres[i]:.0f} Hz — lift "
-                                f"{self.lift[i]:.1f} dB, heat {self.heat[i]:.2f}")
+                                f"{self.lift[i]:.1f} dB, heat {self.heat[i]:.2f}<br>"
+                                f"level {max(self.level[i], -199):.0f} dBFS, noise floor {floor}")
             else:
                 self.setToolTip("")
             self.update()
@@ -405,6 +430,12 @@ class DriftBars(QWidget):
         qp.setPen(QColor(theme.TEXT_FAINT))
         qp.drawText(QRectF(0, top - 18, left + 20, 12),
                     Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, "dB")
+        qp.drawText(QRectF(left + pw + 2, top - 18, 40, 12),
+                    Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, "dBFS")
+        for db in range(int(self.LEVEL_MIN_DB), 1, 30):
+            y = self._dbfs_y(db, top, ph)
+            qp.drawText(QRectF(left + pw + 3, y - 7, 32, 14),
+                        Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, str(db))
         if self.cap is not None and 0 < self.cap <= self.max_db:
             y = top + ph - self.cap / self.max_db * ph
             qp.setPen(QPen(theme.accent("drift"), 1, Qt.PenStyle.DashLine))
@@ -443,6 +474,26 @@ class DriftBars(QWidget):
         slot = pw / n
         bw = max(2.0, slot * 0.72)
         faint = QColor(theme.TEXT_FAINT)
+        # behind the bars: band levels (dBFS) and the learned floors
+        shade = QColor(theme.TEXT_FAINT)
+        shade.setAlpha(45)
+        floor_pts = []
+        for i in range(n):
+            x = left + i * slot + (slot - bw) / 2
+            if self.level[i] > self.LEVEL_MIN_DB:
+                y = self._dbfs_y(self.level[i], top, ph)
+                qp.fillRect(QRectF(x, y, bw, top + ph - y), shade)
+            if self.floor[i] > self.LEVEL_MIN_DB:
+                floor_pts.append(QPointF(left + (i + 0.5) * slot,
+                                         self._dbfs_y(self.floor[i], top, ph)))
+        if floor_pts:
+            guard = QColor(theme.TEXT_DIM)
+            qp.setPen(QPen(guard, 1, Qt.PenStyle.DotLine))
+            for a, b in zip(floor_pts[:-1], floor_pts[1:]):
+                qp.drawLine(a, b)
+            qp.setPen(QPen(guard, 2))
+            for pt in floor_pts:
+                qp.drawLine(QPointF(pt.x() - bw / 2, pt.y()), QPointF(pt.x() + bw / 2, pt.y()))
         for i in range(n):
             v = min(max(self.lift[i], 0.0), self.max_db)
             bh = v / self.max_db * ph

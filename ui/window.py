@@ -112,7 +112,7 @@ class Panel(QFrame):
             self.knobs.append(hero)
         if knobs:
             grid = QGridLayout()
-            grid.setHorizontalSpacing(4)
+            grid.setHorizontalSpacing(2)
             grid.setVerticalSpacing(2)
             cols = max(1, math.ceil(len(knobs) / KNOB_ROWS))
             for i, k in enumerate(knobs):
@@ -769,6 +769,8 @@ class MainWindow(QMainWindow):
         self.settle_gr.set_gr(m.get("settle_gr_db", 0.0), now)
         if "drift_lift_db" in m:
             self.bars.set_values(m["drift_lift_db"], m.get("drift_heat", [0.0] * 40))
+            if "drift_level_db" in m:
+                self.bars.set_levels(m["drift_level_db"], m["drift_floor_db"])
         det = m.get("detector_db")
         self.curve.set_detector(det if det is not None and det > -200 else None)
         self._update_status(m)
