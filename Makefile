@@ -10,13 +10,16 @@ APT_PACKAGES := libportaudio2 jackd2 libjack-jackd2-0 libsndfile1 \
 	libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0 \
 	libxcb-xinerama0 libxcb-xkb1 libfontconfig1 libdbus-1-3 xvfb xauth \
 	pipewire pipewire-bin pipewire-jack
+# what the tests make their material with (tests/material.py): speech, a piano
+TEST_APT_PACKAGES := espeak-ng fluidsynth timgm6mb-soundfont
+TESTSTAMP := .venv/.test-packages
 
-.PHONY: run test system venv build bench clean
+.PHONY: run test system apt venv build bench clean
 
 run: build
 	$(PY) -m app
 
-test: build
+test: build $(TESTSTAMP)
 	.venv/bin/pytest -q
 
 # The audio engine is built once per source version into ~/.cache/uplift
@@ -30,8 +33,18 @@ bench: build
 
 system: $(SYSSTAMP)
 
-$(SYSSTAMP):
-	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; done); \
+$(SYSSTAMP): Makefile
+	@$(MAKE) --no-print-directory apt PACKAGES="$(APT_PACKAGES)"
+	@mkdir -p .venv && test -x $(PY) || python3 -m venv .venv
+	@touch $@
+
+$(TESTSTAMP): Makefile $(SYSSTAMP)
+	@$(MAKE) --no-print-directory apt PACKAGES="$(TEST_APT_PACKAGES)"
+	@touch $@
+
+# installs whichever of $(PACKAGES) are missing (and python3-venv)
+apt:
+	@missing=$$(for p in $(PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; done); \
 	python3 -c "import ensurepip, venv" 2>/dev/null || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing system packages:" $$missing; \
@@ -40,8 +53,6 @@ $(SYSSTAMP):
 		echo "jackd2 jackd/tweak_rt_limits boolean false" | $$SUDO debconf-set-selections; \
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
-	@mkdir -p .venv && test -x $(PY) || python3 -m venv .venv
-	@touch $@
 
 $(STAMP): pyproject.toml $(SYSSTAMP)
 	@test -x $(PY) || python3 -m venv .venv

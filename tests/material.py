@@ -1,0 +1,342 @@
+"""Real material for the DRIFT and preset checks, made on the spot (issue 13):
+speech from espeak-ng over a generated room, a piano rendered by fluidsynth
+with Debian's General MIDI soundfont, synthesised drums with ghost notes and
+room, hi-hats, and a sub-bass line. `make` installs espeak-ng, fluidsynth and
+timgm6mb-soundfont.
+
+Every take is a `Take`: the signal (float64, mono, 48 kHz) and named regions
+(start, end) in seconds the figures are measured on. Takes are deterministic
+(fixed seeds) and cached per process.
+"""
+from __future__ import annotations
+
+import functools
+import math
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+SR = 48000
+SOUNDFONTS = ("/usr/share/sounds/sf2/default-GM.sf2", "/usr/share/sounds/sf2/TimGM6mb.sf2",
+              "/usr/share/sounds/sf2/FluidR3_GM.sf2")
+
+
+@dataclass
+class Take:
+    name: str
+    x: np.ndarray
+    regions: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+
+
+def missing_tools() -> list[str]:
+    """What this machine lacks to make the material (`make test` installs it)."""
+    out = [t for t in ("espeak-ng", "fluidsynth") if shutil.which(t) is None]
+    if soundfont() is None:
+        out.append("a General MIDI soundfont (timgm6mb-soundfont)")
+    return out
+
+
+def soundfont() -> str | None:
+    return next((s for s in SOUNDFONTS if Path(s).exists()), None)
+
+
+def rms_db(x) -> float:
+    x = np.asarray(x, dtype=np.float64)
+    return 10.0 * math.log10(float(np.mean(x * x)) + 1e-300)
+
+
+def _read_wav(path: Path) -> tuple[np.ndarray, int]:
+    import soundfile as sf
+    x, sr = sf.read(str(path), dtype="float64", always_2d=True)
+    return x.mean(axis=1), sr
+
+
+def resample(x: np.ndarray, sr_in: int, sr_out: int = SR) -> np.ndarray:
+    """Band-limited resampling of a whole (short) signal through the FFT."""
+    if sr_in == sr_out:
+        return x
+    n = len(x)
+    m = int(round(n * sr_out / sr_in))
+    X = np.fft.rfft(x)
+    Y = np.zeros(m // 2 + 1, complex)
+    k = min(len(X), len(Y))
+    Y[:k] = X[:k]
+    return np.fft.irfft(Y, m) * (m / n)
+
+
+def _pink(n: int, rng) -> np.ndarray:
+    X = np.fft.rfft(rng.standard_normal(n))
+    f = np.arange(len(X), dtype=np.float64)
+    f[0] = 1.0
+    y = np.fft.irfft(X / np.sqrt(f), n)
+    return y / math.sqrt(float(np.mean(y * y)))
+
+
+def room_noise(seconds: float, rms_dbfs: float = -66.0, seed: int = 7) -> np.ndarray:
+    """A room and a preamp: pink noise, white hiss 6 dB under it (both above 20 Hz,
+    as a microphone and its preamp pass them), and 50 Hz hum with two harmonics 10
+    dB under the noise; scaled to `rms_dbfs` RMS."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * SR)
+    t = np.arange(n) / SR
+    x = _band(_pink(n, rng) + 0.5 * rng.standard_normal(n), 20.0, SR / 2)
+    hum = sum(a * np.sin(2 * np.pi * f * t + p) for a, f, p in
+              ((1.0, 50.0, 0.3), (0.4, 100.0, 1.1), (0.25, 150.0, 2.0)))
+    x = x / math.sqrt(float(np.mean(x * x))) + hum * (10 ** (-10 / 20) / math.sqrt(float(np.mean(hum * hum))))
+    return x * 10 ** (rms_dbfs / 20) / math.sqrt(float(np.mean(x * x)))
+
+
+def _band(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    X = np.fft.rfft(x)
+    f = np.fft.rfftfreq(len(x), 1.0 / SR)
+    X[(f < lo) | (f > hi)] = 0.0
+    return np.fft.irfft(X, len(x))
+
+
+def band_db(x: np.ndarray, lo: float, hi: float) -> float:
+    """Level (dBFS RMS) of x between lo and hi Hz."""
+    return rms_db(_band(x, lo, hi))
+
+
+@functools.lru_cache(maxsize=None)
+def speech(text: str, speed: int = 150, voice: str = "en") -> np.ndarray:
+    """espeak-ng saying `text`, at 48 kHz, peak-normalised to 1."""
+    with tempfile.TemporaryDirectory() as d:
+        out = Path(d) / "s.wav"
+        subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(out), text],
+                       check=True, capture_output=True, timeout=60)
+        x, sr = _read_wav(out)
+    x = resample(x, sr)
+    # espeak leaves a little silence at both ends
+    nz = np.flatnonzero(np.abs(x) > 1e-3 * np.max(np.abs(x)))
+    x = x[nz[0]:nz[-1] + 1]
+    return x / np.max(np.abs(x))
+
+
+def _active_rms(x: np.ndarray) -> float:
+    """RMS over the parts of a phrase that are not pauses (50 ms frames within 30
+    dB of the loudest)."""
+    n = 2400
+    fr = x[:len(x) // n * n].reshape(-1, n)
+    e = np.mean(fr * fr, axis=1)
+    keep = e > e.max() * 1e-3
+    return math.sqrt(float(np.mean(e[keep])))
+
+
+def _place(buf, sig, t0):
+    i = int(t0 * SR)
+    buf[i:i + len(sig)] += sig
+    return t0 + len(sig) / SR
+
+
+@functools.lru_cache(maxsize=None)
+def vocal() -> Take:
+    """A loud phrase (-20 dBFS active RMS), a breath and a quiet phrase (-43 dBFS,
+    23 dB over the room) with 1.5 s gaps, over room noise at -66 dBFS RMS."""
+    loud = speech("The quick brown fox jumps over the lazy dog.")
+    quiet = speech("She sells sea shells by the sea shore, softly.")
+    loud = loud * 10 ** (-20 / 20) / _active_rms(loud)
+    quiet = quiet * 10 ** (-43 / 20) / _active_rms(quiet)
+    rng = np.random.default_rng(11)
+    nb = int(0.45 * SR)
+    env = np.sin(np.pi * np.arange(nb) / nb) ** 2
+    breath = _band(rng.standard_normal(nb), 400.0, 4000.0) * env
+    breath *= 10 ** (-46 / 20) / math.sqrt(float(np.mean(breath[nb // 4: 3 * nb // 4] ** 2)))
+    total = 1.5 + len(loud) / SR + 1.5 + len(breath) / SR + 0.6 + len(quiet) / SR + 1.5
+    x = room_noise(total)
+    regions: dict[str, list] = {"gap": [(0.3, 1.4)]}
+    t = _place(x, loud, 1.5)
+    regions["loud"] = [(1.5, t)]
+    regions["gap"].append((t + 0.15, t + 1.4))
+    t0 = t + 1.5
+    t = _place(x, breath, t0)
+    regions["breath"] = [(t0 + 0.1, t - 0.1)]
+    t0 = t + 0.6
+    t = _place(x, quiet, t0)
+    regions["quiet"] = [(t0, t)]
+    regions["gap"].append((t + 0.15, t + 1.4))
+    return Take("speech over a room", x, regions)
+
+
+def _write_midi(path: Path, notes, tail_s: float) -> None:
+    """notes: (start s, duration s, pitch, velocity) on a grand piano."""
+    import mido
+    mid = mido.MidiFile(ticks_per_beat=480)
+    tr = mido.MidiTrack()
+    mid.tracks.append(tr)
+    tempo = 500000                           # 120 bpm: 960 ticks per second
+    tr.append(mido.MetaMessage("set_tempo", tempo=tempo, time=0))
+    tr.append(mido.Message("program_change", program=0, time=0))
+    ev = []
+    for start, dur, pitch, vel in notes:
+        ev.append((start, 1, mido.Message("note_on", note=pitch, velocity=vel)))
+        ev.append((start + dur, 0, mido.Message("note_off", note=pitch, velocity=0)))
+    end = max(s + d for s, d, _, _ in notes) + tail_s
+    ev.append((end, 2, mido.Message("control_change", control=7, value=100)))
+    ev.sort(key=lambda e: (e[0], e[1]))
+    now = 0
+    for t, _, msg in ev:
+        tick = int(round(t * 960))
+        tr.append(msg.copy(time=tick - now))
+        now = tick
+    mid.save(str(path))
+
+
+@functools.lru_cache(maxsize=None)
+def piano() -> Take:
+    """Held piano notes and a chord left to decay (fluidsynth, GM soundfont), over a
+    quiet room (-72 dBFS). Regions: each note's attack (first 150 ms) and its tail
+    (2.5 .. 3.5 s after the onset)."""
+    notes = [(0.5, 4.0, 60, 100), (5.0, 4.0, 67, 70), (9.5, 4.5, 48, 90),
+             (9.5, 4.5, 55, 90), (9.5, 4.5, 64, 90)]
+    with tempfile.TemporaryDirectory() as d:
+        mid = Path(d) / "p.mid"
+        wav = Path(d) / "p.wav"
+        _write_midi(mid, notes, 1.0)
+        subprocess.run(["fluidsynth", "-ni", "-q", "-F", str(wav), "-r", str(SR), "-g", "0.6",
+                        soundfont(), str(mid)], check=True, capture_output=True, timeout=120)
+        x, sr = _read_wav(wav)
+    x = resample(x, sr)
+    x = x * 10 ** (-12 / 20) / np.max(np.abs(x))
+    x = x + room_noise(len(x) / SR, -72.0, seed=5)[:len(x)]
+    onsets = (0.5, 5.0, 9.5)
+    return Take("piano", x, {"attack": [(t, t + 0.15) for t in onsets],
+                             "tail": [(t + 2.5, t + 3.5) for t in onsets]})
+
+
+def _decay(n, tau_s):
+    return np.exp(-np.arange(n) / (tau_s * SR))
+
+
+def _kick(rng, amp):
+    n = int(0.45 * SR)
+    t = np.arange(n) / SR
+    f = 50 + 90 * np.exp(-t / 0.03)
+    return amp * np.sin(2 * np.pi * np.cumsum(f) / SR) * _decay(n, 0.12)
+
+
+def _snare(rng, amp):
+    n = int(0.3 * SR)
+    t = np.arange(n) / SR
+    body = np.sin(2 * np.pi * 185 * t) * _decay(n, 0.05)
+    rattle = _band(rng.standard_normal(n), 1500, 9000) * _decay(n, 0.07)
+    return amp * (0.6 * body + 0.5 * rattle / np.max(np.abs(rattle)))
+
+
+def _hat(rng, amp, open_=False):
+    n = int((0.35 if open_ else 0.09) * SR)
+    h = _band(rng.standard_normal(n), 6000, 16000) * _decay(n, 0.12 if open_ else 0.025)
+    return amp * h / np.max(np.abs(h))
+
+
+def _room(rng, seconds, amp):
+    """A room's reverb after a hit: band-limited noise decaying over ~0.4 s."""
+    n = int(seconds * SR)
+    r = _band(rng.standard_normal(n), 150, 7000) * _decay(n, 0.18)
+    r[: int(0.004 * SR)] *= np.linspace(0, 1, int(0.004 * SR))
+    return amp * r / math.sqrt(float(np.mean(r[: n // 3] ** 2)))
+
+
+@functools.lru_cache(maxsize=None)
+def drums() -> Take:
+    """Two bars at 100 bpm: kick, snare, closed hats with ghost notes, each hit
+    followed by its room (-26 dB under it), over hiss at -70 dBFS; then 1.5 s of
+    hiss alone. Regions: 'room' (the tails 120 .. 280 ms after the kicks and
+    snares, where the hats are quiet), 'hiss' (the end)."""
+    rng = np.random.default_rng(21)
+    beat = 60 / 100
+    bars = 2
+    length = bars * 4 * beat + 2.0
+    x = room_noise(length, -70.0, seed=9)
+    room_regions = []
+    for b in range(bars):
+        t0 = 0.2 + b * 4 * beat
+        for k in range(8):                                   # eighth-note hats
+            t = t0 + k * beat / 2
+            loud = k % 2 == 0
+            _place(x, _hat(rng, 10 ** ((-18 if loud else -34) / 20)), t)
+        for k, kind in ((0, "kick"), (1, "snare"), (2, "kick"), (3, "snare")):
+            t = t0 + k * beat
+            hit = (_kick(rng, 10 ** (-6 / 20)) if kind == "kick" else _snare(rng, 10 ** (-8 / 20)))
+            _place(x, hit, t)
+            _place(x, _room(rng, 0.5, 10 ** (-34 / 20)), t + 0.01)
+            room_regions.append((t + 0.12, t + 0.28))
+        for k in (1.75, 3.75):                               # snare ghost notes
+            _place(x, _snare(rng, 10 ** (-30 / 20)), t0 + k * beat)
+    end = bars * 4 * beat + 0.2
+    return Take("drum kit", x, {"room": room_regions, "hiss": [(end + 0.6, length - 0.1)]})
+
+
+@functools.lru_cache(maxsize=None)
+def hats() -> Take:
+    """Hi-hats alone: accented closed hats, ghost strokes 18 dB under them and an
+    open hat, over hiss at -72 dBFS. Regions: 'ghost' and 'hit' windows."""
+    rng = np.random.default_rng(31)
+    step = 0.15
+    n_steps = 24
+    length = n_steps * step + 1.0
+    x = room_noise(length, -72.0, seed=13)
+    ghosts, hits = [], []
+    for k in range(n_steps):
+        t = 0.3 + k * step
+        if k % 8 == 6:
+            _place(x, _hat(rng, 10 ** (-16 / 20), open_=True), t)
+            continue
+        accent = k % 2 == 0
+        _place(x, _hat(rng, 10 ** ((-14 if accent else -32) / 20)), t)
+        (hits if accent else ghosts).append((t, t + 0.06))
+    return Take("hi-hats", x, {"hit": hits, "ghost": ghosts})
+
+
+@functools.lru_cache(maxsize=None)
+def bass() -> Take:
+    """A sub-bass line: eight notes between 41 and 62 Hz, velocities spread over
+    12 dB, each 0.6 s with a pluck decay, over a quiet room. Regions: each note's
+    body (50 .. 450 ms)."""
+    rng = np.random.default_rng(41)
+    pitches = (41.2, 49.0, 55.0, 61.7, 46.2, 41.2, 55.0, 49.0)
+    levels = (-8, -17, -11, -20, -14, -19, -9, -16)
+    length = len(pitches) * 0.7 + 1.0
+    x = room_noise(length, -72.0, seed=17)
+    notes = []
+    for k, (f, lvl) in enumerate(zip(pitches, levels)):
+        n = int(0.6 * SR)
+        t = np.arange(n) / SR
+        tone = np.sin(2 * np.pi * f * t) + 0.3 * np.sin(2 * np.pi * 2 * f * t + rng.uniform(0, 6))
+        env = np.minimum(t / 0.01, 1.0) * _decay(n, 0.8)
+        t0 = 0.4 + k * 0.7
+        _place(x, 10 ** (lvl / 20) * tone * env, t0)
+        notes.append((t0 + 0.05, t0 + 0.45))
+    return Take("sub-bass line", x, {"note": notes})
+
+
+def process(values: dict, x: np.ndarray, block: int = 512) -> np.ndarray:
+    """x through an Engine with `values`, latency compensated (same length)."""
+    from engine import Engine
+    e = Engine(SR, 1, 0, block)
+    for k, v in values.items():
+        e.set(k, v)
+    e.reset()
+    xi = np.concatenate([x, np.zeros(e.latency_samples)]).astype(np.float32)[:, None]
+    y = np.empty_like(xi)
+    for i in range(0, len(xi), block):
+        y[i:i + block] = e.process(xi[i:i + block])
+    return y[e.latency_samples:, 0].astype(np.float64)
+
+
+def region_db(x: np.ndarray, regions, lo: float | None = None, hi: float | None = None) -> float:
+    """Power-average level (dBFS) of x over the regions, optionally band-limited."""
+    xb = x if lo is None else _band(x, lo, hi)
+    e = [np.mean(xb[int(a * SR):int(b * SR)] ** 2) for a, b in regions]
+    return 10 * math.log10(float(np.mean(e)) + 1e-300)
+
+
+def region_levels(x: np.ndarray, regions, lo=None, hi=None) -> np.ndarray:
+    """Each region's level (dBFS)."""
+    xb = x if lo is None else _band(x, lo, hi)
+    return np.array([10 * math.log10(float(np.mean(xb[int(a * SR):int(b * SR)] ** 2)) + 1e-300)
+                     for a, b in regions])
