@@ -14,18 +14,21 @@ APT_PACKAGES := libportaudio2 jackd2 libjack-jackd2-0 libsndfile1 \
 TEST_APT_PACKAGES := espeak-ng fluidsynth timgm6mb-soundfont
 TESTSTAMP := .venv/.test-packages
 
-.PHONY: run test system apt venv build bench clean
+.PHONY: run test lint system apt venv build bench clean
 
 run: build
 	$(PY) -m app
 
-test: build $(TESTSTAMP)
+test: build $(TESTSTAMP) lint
 	.venv/bin/pytest -q
 
+lint: $(STAMP)
+	.venv/bin/ruff check app engine ui tests scripts
+
 # The audio engine is built once per source version into ~/.cache/uplift
-# (engine/build.py); when it is already built this takes about a second.
+# (engine/build.py, app/build.py); when it is already built this takes about a second.
 build: $(STAMP)
-	$(PY) -m engine
+	$(PY) -m app.build
 
 bench: build
 	$(PY) -m pip install -q -e '.[test,bench]'

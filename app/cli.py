@@ -9,6 +9,8 @@ import argparse
 import os
 import sys
 
+from .text import one_line
+
 EXIT_USAGE = 2
 EXIT_FAILED = 1
 
@@ -73,7 +75,22 @@ def cmd_devices(args) -> int:
 
 def cmd_run(args) -> int:
     from .runcmd import run
-    return run(args) or 0
+    return run(args, gui=None if getattr(args, "headless", False) else _gui_runner()) or 0
+
+
+def _gui_runner():
+    """ui.app's `run_session(session, args)` if a display exists and the GUI loads
+    (this module is where the command line meets the GUI: app/ below does not
+    import ui/)."""
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+            or sys.platform == "darwin"):
+        return None
+    try:
+        import ui.app as ui_app
+    except ImportError as e:
+        print(f"uplift: the window cannot load ({one_line(e)})", file=sys.stderr)
+        return None
+    return ui_app.run_session
 
 
 def cmd_default(args) -> int:
@@ -130,13 +147,6 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _one_line(e: BaseException) -> str:
-    if isinstance(e, KeyError) and e.args:
-        return str(e.args[0])
-    text = str(e).strip() or type(e).__name__
-    return text.splitlines()[0]
-
-
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -151,7 +161,7 @@ def main(argv=None) -> int:
         try:
             return int(args.func(args) or 0)
         except known as e:
-            print(f"uplift: error: {_one_line(e)}", file=sys.stderr)
+            print(f"uplift: error: {one_line(e)}", file=sys.stderr)
             return EXIT_FAILED
     except KeyboardInterrupt:
         return 130

@@ -36,7 +36,7 @@ BANDWIDTHS = (90.0, 110.0, 170.0)
 
 def _env(t, points):
     """Piecewise-linear envelope through (time, value) points."""
-    ts, vs = zip(*points)
+    ts, vs = zip(*points, strict=True)
     return np.interp(t, ts, vs, left=vs[0], right=vs[-1])
 
 
@@ -56,7 +56,6 @@ def generate(samplerate: float = 48000, seconds: float = LENGTH_S, seed: int = 7
     voice = np.zeros(n)
     room_drive = np.zeros(n)
     ctl = 32                                   # control rate for formant gains
-    tc = t[::ctl]
     for (start, dur, note, vowel) in PHRASE:
         i0, i1 = int(start * sr), min(n, int((start + dur + 0.08) * sr))
         tt = t[i0:i1] - start
@@ -75,7 +74,7 @@ def generate(samplerate: float = 48000, seconds: float = LENGTH_S, seed: int = 7
         for k in range(1, 41):
             fk = k * f0c
             g = np.zeros_like(fk)
-            for F, B, L in zip(fmt, BANDWIDTHS, lv):
+            for F, B, L in zip(fmt, BANDWIDTHS, lv, strict=True):
                 g += 10 ** (L / 20) / (1.0 + ((fk - F) / B) ** 2)
             g *= (1.0 / k) ** 0.5 * (fk < 0.45 * sr)
             seg += np.interp(tt, ttc, g) * np.sin(k * phase)
@@ -135,7 +134,7 @@ class DemoSession(LiveSession):
         self.player = None
         self.demo = True
 
-    def start(self) -> "DemoSession":
+    def start(self) -> DemoSession:
         from .jack_host import NativePlayer, PrivateJackServer
         if self.running:
             return self

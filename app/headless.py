@@ -1,6 +1,7 @@
 """Headless live meters: one updating terminal line, a few times per second.
 
-    in -12.1/-12.4  out -10.2/-10.5 dBFS  GR 3.2  gate 0.0  lift 6.1 dB  lat 4.00 ms (I/O 8.00)  load 1.3% (max 4.0%)  xruns 0
+    in -12.1/-12.4  out -10.2/-10.5 dBFS  GR 3.2  gate 0.0  lift 6.1 dB  guarded 12/40
+    lat 4.00 ms (I/O 8.00)  load 1.3% (max 4.0%)  xruns 0     (one line on the terminal)
 
 Stops on Ctrl-C (exit 0), when `duration` has passed, or when the stream dies
 (one line on stderr, exit 1).

@@ -670,7 +670,7 @@ class PrivateJackServer:
         self.proc: subprocess.Popen | None = None
         self._saved_env: dict = {}
 
-    def start(self, timeout: float = 10.0) -> "PrivateJackServer":
+    def start(self, timeout: float = 10.0) -> PrivateJackServer:
         jackd = shutil.which("jackd")
         if jackd is None:
             raise JackError("no audio device, and jackd is not installed to run a private "

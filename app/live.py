@@ -32,6 +32,7 @@ from engine.params import param
 from engine.rt import midi_drain, midi_push
 
 from . import jack_host as J
+import contextlib
 
 BACKENDS = ("jack", "portaudio")
 MIDI_READ_BYTES = 1 << 14
@@ -112,7 +113,7 @@ class LiveSession:
         return 2 if self.backend == "jack" else self.channels
 
     # --- lifecycle ---------------------------------------------------------------
-    def start(self) -> "LiveSession":
+    def start(self) -> LiveSession:
         with self._lock:
             if self.running:
                 return self
@@ -232,10 +233,8 @@ class LiveSession:
                 client.connect(f"{n}:out_{k + 1}", playback[k])
         if self.midi:
             for src in client.physical(output=True, midi=True):
-                try:
+                with contextlib.suppress(J.JackError):
                     client.connect(src, f"{n}:midi_in")
-                except J.JackError:
-                    pass
 
     def _start_portaudio(self):
         from . import pa_host as P
@@ -344,20 +343,16 @@ class LiveSession:
                 for short, other in self._wiring:
                     ours = f"{n}:{short}"
                     src, dst = (ours, other) if _is_output(short) else (other, ours)
-                    try:
+                    # a client that is not back (yet) is left for the user to rewire
+                    with contextlib.suppress(J.JackError):
                         self._client.connect(src, dst)
-                    except J.JackError:
-                        pass        # that client is not back (yet); the user can rewire
                 return True
         return False
 
     # --- parameters ------------------------------------------------------------
     def set(self, id_: str, value) -> float:
         p = param(id_)
-        if self.engine is not None:
-            v = self.engine.set(p.id, value)
-        else:
-            v = p.validate(value)
+        v = self.engine.set(p.id, value) if self.engine is not None else p.validate(value)
         self._values[p.id] = v
         self._announce_latency()
         for fn in list(self.listeners):

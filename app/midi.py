@@ -50,9 +50,10 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from engine.params import BY_ID, Param, param
+import contextlib
 
 log = logging.getLogger("uplift.midi")
 
@@ -677,14 +678,10 @@ def list_input_ports(api="jack") -> list[str]:
 
 
 def _close(mi) -> None:
-    try:
+    with contextlib.suppress(Exception):
         mi.close_port()
-    except Exception:
-        pass
-    try:
+    with contextlib.suppress(Exception):
         mi.delete()
-    except Exception:
-        pass
 
 
 def match_port(wanted: str, ports: list[str]) -> str | None:
@@ -751,7 +748,7 @@ class MidiInput:
     def connected(self) -> bool:
         return self._mi is not None and (self.wanted is None or self.connected_to is not None)
 
-    def start(self) -> "MidiInput":
+    def start(self) -> MidiInput:
         """Open the input (MidiError with one clear line if the API is not
         available) and start the reader thread."""
         if self._thread is not None:
@@ -801,10 +798,7 @@ class MidiInput:
             _close(mi)
         wc, self._watch_client = self._watch_client, None
         if wc is not None:
-            try:
-                wc.close()
-            except Exception:
-                pass
+            _close_bounded(wc)
         self.connected_to = None
 
     def _connect(self, ports: list[str]) -> bool:
@@ -877,9 +871,27 @@ class MidiInput:
             self.status = f"MIDI input {self.connected_to!r} disappeared; waiting"
             self.connected_to = None
             self._mi.close_port()
-        if self.connected_to is None:
-            if self._connect(ports):
-                self.reconnects += 1
+        if self.connected_to is None and self._connect(ports):
+            self.reconnects += 1
+
+
+CLOSE_TIMEOUT_S = 2.0
+
+
+def _close_bounded(client) -> None:
+    """Close a JACK-Client client without letting a stuck close hang the caller:
+    libjack's jack_client_close has been seen to block for good (JACK2 1.9.21,
+    a never-activated client closed after other clients of the process came and
+    went), so it runs in a daemon thread that is waited for CLOSE_TIMEOUT_S."""
+    def close():
+        with contextlib.suppress(Exception):
+            client.close()
+    t = threading.Thread(target=close, name="uplift-jack-close", daemon=True)
+    t.start()
+    t.join(CLOSE_TIMEOUT_S)
+    if t.is_alive():
+        log.warning("JACK did not close the MIDI watch client within %.0f s; left behind",
+                    CLOSE_TIMEOUT_S)
 
 
 def _jack_watch_client(name: str, on_gone: Callable[[], object]):
@@ -926,7 +938,7 @@ class MidiPoller:
         self.events += n
         return n
 
-    def start(self) -> "MidiPoller":
+    def start(self) -> MidiPoller:
         if self._thread is None:
             self._stop.clear()
             self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
@@ -1014,10 +1026,10 @@ class MidiOutput:
             if self._mo is None:
                 return
             try:
-                if self.wanted is not None and self.connected_to is None:
-                    if time.monotonic() < self._next_try or not self._try_connect():
-                        self.dropped += 1
-                        return
+                if self.wanted is not None and self.connected_to is None and (
+                        time.monotonic() < self._next_try or not self._try_connect()):
+                    self.dropped += 1
+                    return
                 self._mo.send_message(list(msg))
             except Exception as e:
                 self.dropped += 1

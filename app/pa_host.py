@@ -26,6 +26,7 @@ from engine.rt import store_release, voidptr_to_int
 
 from .jack_host import (CF_NCH, CHUNK, L_ENGINE, L_ENTRY, LIVE_TYPE, ST_XRUNS, begin_cycle,
                         end_cycle)
+import contextlib
 
 PA_XRUN_FLAGS = 0x1 | 0x2 | 0x4 | 0x8   # paInput/OutputUnderflow/Overflow
 PA_SIG = types.int32(types.voidptr, types.voidptr, types.uint64, types.voidptr, types.uint64,
@@ -74,10 +75,8 @@ def poison():
     global _poisoned
     _poisoned = True
     if _sd is not None:
-        try:
+        with contextlib.suppress(Exception):
             atexit.unregister(_sd._exit_handler)
-        except Exception:
-            pass
 
 
 def usable_devices() -> list[dict]:

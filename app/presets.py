@@ -33,6 +33,7 @@ from pathlib import Path
 from engine.params import BY_ID, PARAMS, Param, param
 
 from .settings import SettingsError, atomic_write_json, presets_dir, read_json
+import contextlib
 
 FORMAT = "uplift-preset"
 VERSION = 1
@@ -437,10 +438,8 @@ def save_user_preset(name: str, values: dict) -> Path:
         if existing != n and _key(existing) == _key(n):
             path = d / f"{n}.json"
             atomic_write_json(path, doc)
-            try:
+            with contextlib.suppress(OSError):
                 p.unlink()
-            except OSError:
-                pass
             return path
     path = d / f"{n}.json"
     atomic_write_json(path, doc)

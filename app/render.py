@@ -262,14 +262,14 @@ def render_batch(inputs: list[str], out_dir: str, values: dict, block: int = 512
         os.mkdir(out_dir)
     outs = [os.path.join(out_dir, os.path.basename(p)) for p in inputs]
     seen: dict[str, str] = {}
-    for p, o in zip(inputs, outs):
+    for p, o in zip(inputs, outs, strict=True):
         if o in seen:
             raise RenderError(f"{seen[o]} and {p} would both render to {o}")
         seen[o] = p
     for o in outs:           # every OUT checked before anything is processed
         check_output(inputs, o, force)
     options = dict(block=block, force=force, live_alignment=live_alignment)
-    work = [(p, o, values, options) for p, o in zip(inputs, outs)]
+    work = [(p, o, values, options) for p, o in zip(inputs, outs, strict=True)]
     tty = sys.stderr.isatty()
     t0 = time.monotonic()
     failed, seconds = 0, 0.0
@@ -283,7 +283,7 @@ def render_batch(inputs: list[str], out_dir: str, values: dict, block: int = 512
                                    mp_context=multiprocessing.get_context("spawn"))
         results = pool.map(_render_one, work)
     try:
-        for (in_path, result, took), out in zip(results, outs):
+        for (in_path, result, took), out in zip(results, outs, strict=True):
             if isinstance(result, str):
                 failed += 1
                 print(f"uplift: error: {result}", file=sys.stderr)

@@ -35,7 +35,7 @@ def _heat_colour(v: float):
 
 
 def write_report(path: str, trace, title: str) -> None:
-    from PyQt6.QtCore import QPointF, QRectF, Qt
+    from PyQt6.QtCore import QPointF, QRectF
     from PyQt6.QtGui import QColor, QFont, QImage, QPainter, QPen
 
     _app()

@@ -17,6 +17,7 @@ import sys
 
 from . import jack_host as J
 from .live import LiveError, LiveSession
+from .text import one_line
 
 EXIT_FAILED = 1
 
@@ -115,14 +116,14 @@ def start_midi(session, spec=None, on_change=None, on_learned=None, values=None,
         try:
             inputs.append(midi.open_input(ctl, spec))
         except Exception as e:
-            errors.append(f"MIDI input {spec!r}: {_one_line(e)}")
+            errors.append(f"MIDI input {spec!r}: {one_line(e)}")
     if out_spec:
         try:
             out = midi.open_output(out_spec)
             inputs.append(out)
             ctl.add_output(out.send)
         except Exception as e:
-            errors.append(f"MIDI output {out_spec!r}: {_one_line(e)}")
+            errors.append(f"MIDI output {out_spec!r}: {one_line(e)}")
     return ctl, inputs, errors
 
 
@@ -174,8 +175,10 @@ def open_session(args, values: dict | None = None, note=None):
     return s.start()
 
 
-def run(args) -> int:
-    """`uplift run`. Returns the exit status; errors are one line on stderr."""
+def run(args, gui=None) -> int:
+    """`uplift run`. `gui(session, args)` runs the window on the started session
+    (app/cli.py passes ui.app's when a display exists; this module does not import
+    the GUI). Returns the exit status; errors are one line on stderr."""
     session = None
     try:
         values = values_from(args)
@@ -187,7 +190,7 @@ def run(args) -> int:
     except (LiveError, J.JackError, ValueError, KeyError, OSError, RuntimeError) as e:
         if session is not None:
             session.stop()
-        return _err(_one_line(e))
+        return _err(one_line(e))
     osc = None
     if getattr(args, "osc", None) is not None:
         from .osc import OscError, OscServer
@@ -197,15 +200,14 @@ def run(args) -> int:
             session.stop()
             return _err(str(e))
     try:
-        return _run_started(session, args)
+        return _run_started(session, args, gui)
     finally:
         if osc is not None:
             osc.stop()
 
 
-def _run_started(session, args) -> int:
+def _run_started(session, args, gui) -> int:
     if not getattr(args, "headless", False):
-        gui = _gui_runner()
         if gui is not None:
             try:
                 return int(gui(session, args) or 0)
@@ -218,7 +220,7 @@ def _run_started(session, args) -> int:
         _, midi_inputs, midi_errors = start_midi(session, getattr(args, "midi_in", None),
                                                  out_spec=getattr(args, "midi_out", None))
     except Exception as e:
-        midi_inputs, midi_errors = [], [f"MIDI unavailable: {_one_line(e)}"]
+        midi_inputs, midi_errors = [], [f"MIDI unavailable: {one_line(e)}"]
     for m in midi_errors:
         print(f"uplift: {m}", file=sys.stderr)
     sr = session.samplerate or 0
@@ -231,26 +233,6 @@ def _run_started(session, args) -> int:
     finally:
         for m in midi_inputs:
             m.stop()
-
-
-def _gui_runner():
-    """ui.app's `run_session(session, args)` if the GUI provides one and a display exists."""
-    import os
-    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
-            or sys.platform == "darwin"):
-        return None
-    try:
-        import ui.app as ui_app
-    except Exception:
-        return None
-    return getattr(ui_app, "run_session", None)
-
-
-def _one_line(e: BaseException) -> str:
-    if isinstance(e, KeyError) and e.args:
-        return str(e.args[0])
-    text = str(e).strip() or type(e).__name__
-    return text.splitlines()[0]
 
 
 def devices() -> int:
@@ -273,7 +255,7 @@ def devices() -> int:
             print("  (no audio devices: `uplift run` will play the demo on a private JACK server)")
         P.release()
     except Exception as e:
-        print(f"PortAudio: unavailable ({_one_line(e)})")
+        print(f"PortAudio: unavailable ({one_line(e)})")
     if not J.available():
         print("JACK: not installed (libjack not found)")
     elif J.server_running():

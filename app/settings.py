@@ -19,7 +19,7 @@ import json
 import os
 import tempfile
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from filelock import FileLock
@@ -110,10 +110,8 @@ def atomic_write_bytes(path: Path | str, data: bytes) -> None:
             pass
         os.replace(tmp, path)
     except BaseException as e:
-        try:
+        with suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         if isinstance(e, OSError):
             raise SettingsError(f"{path}: cannot write: {e.strerror or e}") from None
         raise

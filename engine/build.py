@@ -28,7 +28,6 @@ import time
 
 import llvmlite
 import numba
-import numpy as np
 from numba.core import caching
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -245,19 +244,3 @@ def native_cfunc(sig, **options):
 def native_njit(sig, **options):
     """Decorator: an @njit(sig, cache=True, **options) built on first use (Native)."""
     return lambda f: Native("njit", f, sig, options)
-
-
-def build_all(report=None) -> None:
-    """Compile (or load) everything a session uses: the engine entry, the
-    Python-side kernels and the native host callbacks."""
-    with building(report):
-        from app import jack_host, pa_host
-        from . import Engine
-        from .curve import chain_curve_db
-        Engine(48000, 2, 2, 64).meters()
-        chain_curve_db(np.linspace(-96.0, 0.0, 4))
-        for f in (jack_host.jack_process, jack_host.player_process, jack_host.xrun_cb,
-                  jack_host.shutdown_cb, jack_host.quiet_cb, jack_host.latency_cb,
-                  pa_host.pa_callback):
-            f.get()
-

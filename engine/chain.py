@@ -26,8 +26,9 @@ import numpy as np
 from numba import njit
 
 from . import meters as M
-from .dsp import (KERNEL, XFADE_MS, db_to_lin, fade_switch, fast_exp2, fast_lin_to_db,
-                  fast_power_to_db, onepole_coeff, pow2_at_least, tap_control, tap_reset)
+from .dsp import (CONTROL_BLOCK, KERNEL, XFADE_MS, db_to_lin, fade_switch, fast_exp2,
+                  fast_lin_to_db, fast_power_to_db, onepole_coeff, pow2_at_least, tap_control,
+                  tap_reset)
 from .drift import M_GUARDED as DRIFT_M_GUARDED
 from .drift import DriftState, drift_alloc, drift_control, drift_latency, drift_process, drift_reset
 from .gate import (GateState, gate_active, gate_alloc, gate_control, gate_meter_gr_db,
@@ -39,7 +40,6 @@ from .rt import ring_alloc, ring_drain, seqlock_write_begin, seqlock_write_end
 from .settle import (SettleState, settle_alloc, settle_control, settle_latency,
                      settle_meter_detector_db, settle_meter_gr_db, settle_process, settle_reset)
 
-CONTROL_BLOCK = 16
 PARAM_GLIDE_MS = 20.0     # time constant of every parameter glide
 METER_RMS_MS = 300.0      # RMS meter integration
 METER_PEAK_FALL_MS = 600.0  # peak meter fall-back, so a 30 Hz reader sees every peak
@@ -316,10 +316,7 @@ def _mix(S, start, count, phase):
         g_out = _ramp(c.gains, G_OUT, phase, i)
         for ch in range(nch):
             dry = _dry_taps(c, ch, pos, i, lim, r, mask)[0]
-            if m == 0.0:
-                y = dry
-            else:
-                y = (1.0 - m) * dry + m * c.work[ch, start + i]
+            y = dry if m == 0.0 else (1.0 - m) * dry + m * c.work[ch, start + i]
             c.work[ch, start + i] = y * g_out
 
 

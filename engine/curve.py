@@ -19,7 +19,6 @@ for a steady sine. Per stage:
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 from numba import njit
@@ -34,7 +33,7 @@ from .settle import settle_auto_makeup_db, settle_gr_db, settle_segments
 #: DRIFT's reference band for the curve: the band nearest 1 kHz (the reference
 #: frequency of drift_threshold), with its tilt.
 DRIFT_REF_BAND = int(np.argmin(np.abs(drift_bank.band_centres() - 1000.0)))
-DRIFT_REF_TILT = float(2.0 * np.log10(drift_bank.band_centres()[DRIFT_REF_BAND] / 20.0) / 3.0 - 1.0)
+DRIFT_REF_TILT = float(drift_bank.tilt(drift_bank.band_centres()[DRIFT_REF_BAND]))
 
 
 @njit(cache=True)

@@ -142,16 +142,15 @@ import numpy as np
 from numba import njit
 
 from . import drift_bank
-from .dsp import (KERNEL, NATIVE_ONLY, LOG2_10_OVER_20, LOG2_E, aligned_zeros, f32_pair,
-                  fast_exp2, fast_power_to_db, onepole_coeff, pow2_at_least)
+from .dsp import (CONTROL_BLOCK, KERNEL, LOG2_10_OVER_20, LOG2_E, NATIVE_ONLY, STAGE_FADE_MS,
+                  aligned_zeros, f32_pair, fast_exp2, fast_power_to_db, onepole_coeff,
+                  pow2_at_least)
 from .params import PID
 
 NUM_BANDS = drift_bank.NUM_BANDS
-CONTROL = 16                 # must equal chain.CONTROL_BLOCK
 FLOOR_DB = -96.0             # no lift at or below
 FLOOR_FADE_DB = 6.0          # lift fades in from -96 to -90 dBFS
 HEAT_UP_S, HEAT_DOWN_S = 2.0, 8.0
-ONOFF_MS = 10.0              # drift_on crossfade
 FLUSH_POWER = 1e-30
 ATTACK_MIN_FRACTION = 0.25   # attack compensation never goes below this share of t
 DET_RISE = 2.8               # a level step reaches 63 % (in dB) after ≈ 2.8/(2π·b) in a gammatone
@@ -180,13 +179,16 @@ GUARD_CORR = 50.0            # GUARD_CORR envelope correlation times 1/(2π·b) 
 UNKNOWN_DB = 1e9             # a floor not learned yet (the guard holds the lift)
 SILENT_DB = -150.0           # a sub-window whose band fell below this taught nothing
 
+# cfg slots (fixed at alloc): samplerate, bank delay D, filters, heat up / down
+# coefficients per tick, ticks per guard sub-window, ticks of guard hold
+CFG_SR, CFG_D, CFG_NF, CFG_HEAT_UP, CFG_HEAT_DN, CFG_SUB_TICKS, CFG_HOLD_TICKS, CFG_LEN = range(8)
+
 # misc slots
 M_POS, M_W0, M_W1, M_FRESH, M_ATT, M_BANK, M_WARM = 0, 1, 2, 3, 4, 5, 6
 M_SUB, M_SUBS, M_GUARDED, M_LEN = 7, 8, 9, 10
 WARM_MS = 5.0                # after drift_on: bank runs D + this before the crossfade starts
 
 
-PER_BAND = 1                 # must equal drift_bank.PER_BAND (literal: Numba caches globals)
 NFP = 40                     # filter slots, a multiple of 8 >= filters
 NL = 2 * NFP                 # lanes: filter k channel c at lane 2k + c (row stride of `fb`)
 # rows of the flat block fb (each NL float32 wide); one flat array with
@@ -212,12 +214,8 @@ class DriftState(NamedTuple):
     target_db: np.ndarray      # [NUM_BANDS] scratch: static lift targets
     tilt: np.ndarray           # [NUM_BANDS] 2·log10(f_b/20)/3 − 1
     det_ms: np.ndarray         # [NUM_BANDS] detection delay of a level rise (ms)
-    det: np.ndarray            # int64 [NUM_BANDS] filter index on each band centre
-    band_lo: np.ndarray        # int64 [nf] bands whose mean lift drives filter k
-    band_hi: np.ndarray        # int64 [nf]
     delay: np.ndarray          # int64 [nf] synthesis delay d_k (non-decreasing in k)
     gain: np.ndarray           # float32 [nf] filter gain at the end of the current segment
-    gain_db: np.ndarray        # [nf] the lift sum (dB) `gain` was computed from
     att_coef: np.ndarray       # [NUM_BANDS] attack coefficient per tick (for misc[M_ATT])
     power: np.ndarray          # [nf] scratch: max |z_k|² of the last segment over channels
     erb: np.ndarray            # [NUM_BANDS] ERB number of each band centre (focus)
@@ -241,8 +239,7 @@ class DriftState(NamedTuple):
     pairs: np.ndarray          # uint64 view of fb: filter k's (channel 0, channel 1) outputs
     dry: np.ndarray            # float64 [ch, L] dry delay (drift_on crossfade)
     misc: np.ndarray           # float64 [M_LEN]
-    cfg: np.ndarray            # float64 [8]: samplerate, D, nf, k0, heat up / down coefficients,
-    #                            ticks per guard sub-window, ticks of guard hold
+    cfg: np.ndarray            # float64 [CFG_LEN], indexed by the CFG_* names
 
 
 def drift_alloc(samplerate: float, channels: int, max_block: int) -> DriftState:
@@ -250,21 +247,15 @@ def drift_alloc(samplerate: float, channels: int, max_block: int) -> DriftState:
     D = drift_latency(sr)
     bank = drift_bank.design(sr, D=D - 1)     # the kernel adds one sample to every path
     nf = bank.fc.shape[0]
-    assert nf <= NFP and PER_BAND == drift_bank.PER_BAND and NL <= (1 << LINE_SHIFT)
+    # one filter per band, filter b on band b: the gain computer's loops rely on it
+    assert nf == NUM_BANDS and np.allclose(bank.band_pos, np.arange(NUM_BANDS))
+    assert nf <= NFP and NL <= (1 << LINE_SHIFT)
     assert ROWS * NL <= LINE_OFF and LINE_OFF % (1 << LINE_SHIFT) == 0
     assert channels <= 2
     assert np.all(np.diff(bank.delay) >= 0)
-    k0 = int(np.sum(bank.delay == 0))
     # each segment writes all its rows before it reads: the rings hold the
     # longest delay plus one segment
-    L = pow2_at_least(max(int(bank.delay.max()) + 1, D) + CONTROL)
-    pos = bank.band_pos
-    lo = np.clip(np.floor(pos + 1e-9), 0, NUM_BANDS - 1).astype(np.int64)
-    hi = np.clip(np.ceil(pos - 1e-9), 0, NUM_BANDS - 1).astype(np.int64)
-    det = np.array([int(np.argmin(np.abs(pos - b))) for b in range(NUM_BANDS)], np.int64)
-    assert np.allclose(pos[det], np.arange(NUM_BANDS))
-    assert PER_BAND != 1 or (nf == NUM_BANDS and np.array_equal(det, np.arange(NUM_BANDS))
-                             and np.array_equal(lo, det) and np.array_equal(hi, det))
+    L = pow2_at_least(max(int(bank.delay.max()) + 1, D) + CONTROL_BLOCK)
     fb_ = drift_bank.band_centres()
     w = bank.gain * bank.phase
     assert L <= LINE_ROWS_MAX
@@ -280,13 +271,13 @@ def drift_alloc(samplerate: float, channels: int, max_block: int) -> DriftState:
     st = DriftState(
         lift_db=np.zeros(NUM_BANDS), heat=np.zeros(NUM_BANDS),
         level_db=np.full(NUM_BANDS, -240.0), target_db=np.zeros(NUM_BANDS),
-        tilt=2.0 * np.log10(fb_ / 20.0) / 3.0 - 1.0,
-        det_ms=1000.0 * (DET_RISE / (2.0 * np.pi * drift_bank.bandwidth_hz(fb_)) + 1.5 * CONTROL / sr),
-        det=det, band_lo=lo, band_hi=hi, delay=bank.delay.astype(np.int64),
-        gain=np.ones(nf, np.float32), gain_db=np.zeros(nf), att_coef=np.zeros(NUM_BANDS),
+        tilt=drift_bank.tilt(fb_),
+        det_ms=1000.0 * (DET_RISE / (2.0 * np.pi * drift_bank.bandwidth_hz(fb_)) + 1.5 * CONTROL_BLOCK / sr),
+        delay=bank.delay.astype(np.int64),
+        gain=np.ones(nf, np.float32), att_coef=np.zeros(NUM_BANDS),
         power=np.zeros(nf), erb=drift_bank.erb_number(fb_),
         guard_power=np.full(NUM_BANDS, -1.0),
-        guard_coef=1.0 - np.exp(-CONTROL / (sr * np.maximum(
+        guard_coef=1.0 - np.exp(-CONTROL_BLOCK / (sr * np.maximum(
             GUARD_MIN_S, GUARD_CORR / (2.0 * np.pi * drift_bank.bandwidth_hz(fb_)
                                        * drift_bank.bw_factors(fb_))))),
         guard_db=np.full(NUM_BANDS, -240.0), floor_db=np.full(NUM_BANDS, UNKNOWN_DB),
@@ -299,12 +290,14 @@ def drift_alloc(samplerate: float, channels: int, max_block: int) -> DriftState:
         pairs=fb.view(np.uint64),
         dry=np.zeros((channels, L)),
         misc=np.zeros(M_LEN),
-        cfg=np.array([sr, float(D), float(nf), float(k0),
-                      1.0 - math.exp(-CONTROL / (HEAT_UP_S * sr)),
-                      1.0 - math.exp(-CONTROL / (HEAT_DOWN_S * sr)),
-                      float(max(1, round(SUB_S * sr / CONTROL))),
-                      float(round(GUARD_HOLD_S * sr / CONTROL))]),
+        cfg=np.zeros(CFG_LEN),
     )
+    c = st.cfg
+    c[CFG_SR], c[CFG_D], c[CFG_NF] = sr, D, nf
+    c[CFG_HEAT_UP] = 1.0 - math.exp(-CONTROL_BLOCK / (HEAT_UP_S * sr))
+    c[CFG_HEAT_DN] = 1.0 - math.exp(-CONTROL_BLOCK / (HEAT_DOWN_S * sr))
+    c[CFG_SUB_TICKS] = max(1, round(SUB_S * sr / CONTROL_BLOCK))
+    c[CFG_HOLD_TICKS] = round(GUARD_HOLD_S * sr / CONTROL_BLOCK)
     return st
 
 
@@ -336,7 +329,6 @@ def _rest_gains(st):
         st.fb[R_G0 * NL + k] = 1.0
         st.fb[R_DG * NL + k] = 0.0
     st.gain[:] = 1.0
-    st.gain_db[:] = 0.0
     st.lift_db[:] = 0.0
     st.heat[:] = 0.0
     st.level_db[:] = -240.0
@@ -420,7 +412,7 @@ def drift_control(st, p, samplerate):
     w = misc[M_W1]
     misc[M_W0] = w
     on = p[PID.drift_on] >= 0.5
-    step = CONTROL * 1000.0 / (ONOFF_MS * samplerate)
+    step = CONTROL_BLOCK * 1000.0 / (STAGE_FADE_MS * samplerate)
     if misc[M_FRESH] != 0.0:
         # first tick after reset: take drift_on as it is (no fade); the state is clear
         misc[M_FRESH] = 0.0
@@ -434,7 +426,7 @@ def drift_control(st, p, samplerate):
             # delayed input; the crossfade starts once every path carries signal
             _clear_bank(st)
             misc[M_BANK] = 1.0
-            misc[M_WARM] = math.ceil((st.cfg[1] + WARM_MS * 1e-3 * samplerate) / CONTROL)
+            misc[M_WARM] = math.ceil((st.cfg[CFG_D] + WARM_MS * 1e-3 * samplerate) / CONTROL_BLOCK)
         elif misc[M_WARM] > 0.0:
             misc[M_WARM] -= 1.0
         else:
@@ -450,7 +442,7 @@ def drift_control(st, p, samplerate):
     if misc[M_BANK] == 0.0:
         return
     nb = NUM_BANDS
-    nf = int(st.cfg[2])
+    nf = int(st.cfg[CFG_NF])
     fb = st.fb
     # --- band power: max over channels (stereo link); non-finite guard (rule 8);
     # denormal-free state: a filter whose output stayed under -300 dB is cleared.
@@ -483,22 +475,9 @@ def drift_control(st, p, samplerate):
             st.lift_db[b] = 0.0
     # --- gain computer
     a, slope, thr, max_lift = drift_gain_params(p)
-    if PER_BAND == 1:
-        # one filter per band, filter b on band b (drift_alloc checks): a plain loop
-        # that LLVM vectorises, fast log included
-        for b in range(nb):
-            st.level_db[b] = fast_power_to_db(st.power[b])
-    else:
-        for b in range(nb):
-            # the band's own filter and the two in-between filters beside it: a sine
-            # anywhere in the band reads within 0.6 dB of its level, at the centre exactly
-            k = st.det[b]
-            pk = st.power[k]
-            if k > 0:
-                pk = max(pk, st.power[k - 1])
-            if k + 1 < nf:
-                pk = max(pk, st.power[k + 1])
-            st.level_db[b] = fast_power_to_db(pk)
+    # filter b is on band b (drift_alloc checks): a plain loop LLVM vectorises
+    for b in range(nb):
+        st.level_db[b] = fast_power_to_db(st.power[b])
     # level seen by the gain computer: at least a neighbour's level − SPREAD_DB
     # (the first and last band have one neighbour; the middle loop has no branches)
     lv = st.level_db
@@ -521,11 +500,11 @@ def drift_control(st, p, samplerate):
         st.misc[M_ATT] = att
         for b in range(nb):
             st.att_coef[b] = onepole_coeff(max(att - st.det_ms[b], ATTACK_MIN_FRACTION * att),
-                                           samplerate, CONTROL)
+                                           samplerate, CONTROL_BLOCK)
     mem = 3.0 * p[PID.drift_memory] * 0.01
-    x_rel = CONTROL * 1000.0 / (p[PID.drift_release] * samplerate)
-    h_up = st.cfg[4]
-    h_dn = st.cfg[5]
+    x_rel = CONTROL_BLOCK * 1000.0 / (p[PID.drift_release] * samplerate)
+    h_up = st.cfg[CFG_HEAT_UP]
+    h_dn = st.cfg[CFG_HEAT_DN]
     inv_max = 1.0 / max_lift if max_lift > 0.0 else 0.0
     for b in range(nb):
         tgt = st.target_db[b]
@@ -540,28 +519,14 @@ def drift_control(st, p, samplerate):
         h += (h_up if u > h else h_dn) * (u - h)
         st.heat[b] = 0.0 if h < 1e-9 else h
     # --- per-filter gains for the next segment (exp only where the lift moved)
-    c = LOG2_10_OVER_20 * 0.5          # mean of two lifts in dB -> log2 of the gain
-    if PER_BAND == 1:
-        # every gain, branch-free, into the (free between segments) R_SCR row: a loop
-        # LLVM vectorises. The same function of the same lift as computing it only
-        # when the lift moved, so the result is identical (fast_exp2(0) is exactly 1).
-        for k in range(nf):
-            fb[R_SCR * NL + k] = np.float32(fast_exp2(c * (2.0 * st.lift_db[k])))
-        for k in range(nf):
-            g_old = st.gain[k]
-            g_new = fb[R_SCR * NL + k]
-            st.gain_db[k] = 2.0 * st.lift_db[k]
-            st.gain[k] = g_new
-            fb[R_G0 * NL + k] = g_old
-            fb[R_DG * NL + k] = g_new - g_old
-        return
+    # every gain, branch-free, into the (free between segments) R_SCR row: a loop
+    # LLVM vectorises (fast_exp2(0) is exactly 1, so a band at rest stays at 1)
+    c = LOG2_10_OVER_20 * 0.5
     for k in range(nf):
-        ldb = st.lift_db[st.band_lo[k]] + st.lift_db[st.band_hi[k]]
+        fb[R_SCR * NL + k] = np.float32(fast_exp2(c * (2.0 * st.lift_db[k])))
+    for k in range(nf):
         g_old = st.gain[k]
-        g_new = g_old
-        if ldb != st.gain_db[k]:
-            st.gain_db[k] = ldb
-            g_new = np.float32(fast_exp2(c * ldb)) if ldb != 0.0 else np.float32(1.0)
+        g_new = fb[R_SCR * NL + k]
         st.gain[k] = g_new
         fb[R_G0 * NL + k] = g_old
         fb[R_DG * NL + k] = g_new - g_old
@@ -611,7 +576,7 @@ def _guard_update(st):
         st.sub_s1[b] += raw
         st.sub_s2[b] += raw * raw
     st.misc[M_SUB] += 1.0
-    if st.misc[M_SUB] >= st.cfg[6]:
+    if st.misc[M_SUB] >= st.cfg[CFG_SUB_TICKS]:
         _guard_subwindow(st)
 
 
@@ -637,7 +602,7 @@ def _guard_subwindow(st):
     else:
         skip = False
         learning = n < LEARN_SUBS
-    inv_n = 1.0 / st.cfg[6]
+    inv_n = 1.0 / st.cfg[CFG_SUB_TICKS]
     for b in range(NUM_BANDS):
         v = st.sub_min[b]
         mean = st.sub_s1[b] * inv_n
@@ -680,7 +645,7 @@ def _weigh_targets(st, p):
             wg = u * u * (3.0 - 2.0 * u) if st.floor_db[b] < UNKNOWN_DB else unknown
             if wg >= st.guard_w[b]:
                 st.guard_w[b] = wg
-                st.guard_hold[b] = st.cfg[7]
+                st.guard_hold[b] = st.cfg[CFG_HOLD_TICKS]
                 t *= wg
             elif st.guard_hold[b] > 0.0:
                 st.guard_hold[b] -= 1.0
@@ -703,7 +668,7 @@ def drift_process(st, p, x, start, count, phase):
     y = Σ_k g_k·out_k[n − d_k − 1] and the drift_on crossfade."""
     nch = x.shape[0]
     mask = st.dry.shape[1] - 1
-    D = int(st.cfg[1])
+    D = int(st.cfg[CFG_D])
     pos0 = int(st.misc[M_POS])
     dry = st.dry
     st.misc[M_POS] = float((pos0 + count) & mask)
@@ -719,7 +684,7 @@ def drift_process(st, p, x, start, count, phase):
     v = st.fb
     for i in range(count):
         v[R_X * NL + i] = np.float32(x[0, start + i])
-        v[R_X * NL + CONTROL + i] = np.float32(x[1, start + i]) if nch > 1 else np.float32(0.0)
+        v[R_X * NL + CONTROL_BLOCK + i] = np.float32(x[1, start + i]) if nch > 1 else np.float32(0.0)
     _bank_segment(v, pos0, mask, count)
     pairs = st.pairs
     roff = st.roff
@@ -727,7 +692,7 @@ def drift_process(st, p, x, start, count, phase):
     w0 = st.misc[M_W0]
     w1 = st.misc[M_W1]
     full = w0 == 1.0 and w1 == 1.0
-    inv = np.float32(1.0 / CONTROL)
+    inv = np.float32(1.0 / CONTROL_BLOCK)
     for i in range(count):
         n = start + i
         pos = pos0 + i
@@ -750,7 +715,7 @@ def drift_process(st, p, x, start, count, phase):
         else:
             w = w1
             if w1 != w0:
-                w = w0 + (w1 - w0) * ((phase + i + 1) / CONTROL)
+                w = w0 + (w1 - w0) * ((phase + i + 1) / CONTROL_BLOCK)
             for ch in range(nch):
                 wet = np.float64(acc0) if ch == 0 else np.float64(acc1)
                 dly = dry[ch, np.uint64((pos - D) & mask)]
@@ -783,7 +748,7 @@ def _bank_segment(v, pos0, mask, count):
     for g in range(NL // GROUP):
         for i in range(count):
             x0 = v[R_X * NL + i]
-            x1 = v[R_X * NL + CONTROL + i]
+            x1 = v[R_X * NL + CONTROL_BLOCK + i]
             for kk in range(GROUP):
                 k = g * GROUP + kk
                 xf = x0 if (k & 1) == 0 else x1

@@ -65,6 +65,13 @@ def band_centres() -> np.ndarray:
     return f
 
 
+def tilt(f):
+    """DRIFT's spectral tilt shape at frequency f (dsp.md, "Gain computer"):
+    2·log10(f/20)/3 − 1, from −1 at 20 Hz to +1 at 20 kHz; a band's threshold is
+    drift_threshold + 4·a·tilt (a = amount/100)."""
+    return 2.0 * np.log10(np.asarray(f, dtype=np.float64) / 20.0) / 3.0 - 1.0
+
+
 def bandwidth_hz(f):
     """The gammatone's bandwidth parameter b = 1.019·ERB(f) (Hz)."""
     return (_L + np.asarray(f, dtype=np.float64) / _Q) / _A_GAMMA

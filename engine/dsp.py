@@ -29,6 +29,13 @@ FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 NATIVE_ONLY = dict(no_cpython_wrapper=True, no_cfunc_wrapper=True)
 KERNEL = dict(fastmath=FASTMATH, error_model="numpy", _nrt=False, forceinline=True, **NATIVE_ONLY)
 
+#: Samples between control ticks: every stage recomputes its coefficients once
+#: per tick and ramps its gains across the next CONTROL_BLOCK samples; the chain
+#: (engine/chain.py) cuts blocks on this grid.
+CONTROL_BLOCK = 16
+#: A stage switched on or off crossfades over this long (dsp.md: click-free).
+STAGE_FADE_MS = 10.0
+
 #: Levels below this are treated as silence by every detector (dBFS).
 SILENCE_DB = -240.0
 _SILENCE_LIN = 1e-12
@@ -328,7 +335,7 @@ def winmax_block(vals, suf, blk, pre, n0, levels, held, count, window):
 # tap: float64[4] = previous delay, current delay, weight of the current tap at
 # the start and at the end of the running control segment.
 TAP_PREV, TAP_CUR, TAP_W0, TAP_W1 = 0, 1, 2, 3
-XFADE_MS = 10.0
+XFADE_MS = 10.0               # a delay that changes crossfades from the old tap this long
 
 
 def pow2_at_least(n: int) -> int:

@@ -35,17 +35,14 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from .dsp import (KERNEL, NATIVE_ONLY, LOG2_10_OVER_20, array_max, biquad_tdf2,
-                  butter_hpf2, fast_exp2, fast_lin_to_db, onepole_coeff, winmax_alloc,
+from .dsp import (CONTROL_BLOCK, KERNEL, LOG2_10_OVER_20, NATIVE_ONLY, STAGE_FADE_MS, array_max,
+                  biquad_tdf2, butter_hpf2, fast_exp2, fast_lin_to_db, onepole_coeff, winmax_alloc,
                   winmax_block, winmax_reset)
-from .params import PID
+from .params import PID, SC_HPF_OFF_HZ
 
-CONTROL_BLOCK = 16
 MIN_WINDOW_MS = 10.0          # the shortest peak window: clean down to 50 Hz
 MAX_HOLD_MS = 500.0           # parameters.md
-FADE_MS = 10.0
 RATIO_GATE = 100.0
-SC_HPF_OFF_HZ = 20.0
 SNAP_DB = 1e-6                # ballistics end: far below any audible or measurable step
 
 (C_ATT, C_REL, C_WIN, C_T, C_R, C_RANGE, C_HPF_ON, C_F0, C_F1, C_FADE_STEP,
@@ -103,7 +100,7 @@ def gate_reset(st):
 def gate_control(st, p, samplerate):
     c = st.coef
     if c[C_LAST_ATT] < 0.0:
-        c[C_FADE_STEP] = CONTROL_BLOCK * 1000.0 / (FADE_MS * samplerate)
+        c[C_FADE_STEP] = CONTROL_BLOCK * 1000.0 / (STAGE_FADE_MS * samplerate)
         c[C_F1] = 1.0 if p[PID.gate_on] >= 0.5 else 0.0
     if (p[PID.gate_attack] != c[C_LAST_ATT] or p[PID.gate_release] != c[C_LAST_REL]
             or p[PID.gate_hold] != c[C_LAST_HOLD]):

@@ -1,7 +1,8 @@
 """Ceiling limiter, last: after mix and output gain (dsp.md, "Output, mix, bypass").
 
-    x ─ |x| max over channels ─ sliding max over D+1 ─ required gain c/peak ─ release ─ box average (D+1) ─ gain
-    x ─ delay D ─────────────────────────────────────────────────────────────────────────────────────────── × ─ clamp ±c
+    x ─ |x| max over channels ─ sliding max over D+1 ─ required gain c/peak ─ release
+      ─ box average (D+1) ─ gain ─┐
+    x ─ delay D ────────────────── × ─ clamp ±c
 
 D = LOOKAHEAD_MS. The required gain r[n] = min(1, c / max|x[n−D..n]|) is
 already the minimum over the window, the release only lets it rise
@@ -34,14 +35,12 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from .dsp import (KERNEL, NATIVE_ONLY, db_to_lin, fast_lin_to_db, onepole_coeff,
-                  pow2_at_least, slidemax_alloc, slidemax_push, slidemax_reset)
+from .dsp import (CONTROL_BLOCK, KERNEL, NATIVE_ONLY, STAGE_FADE_MS, db_to_lin, fast_lin_to_db,
+                  onepole_coeff, pow2_at_least, slidemax_alloc, slidemax_push, slidemax_reset)
 from .params import PID
 
 LOOKAHEAD_MS = 0.5
 RELEASE_MS = 50.0
-FADE_MS = 10.0
-CONTROL_BLOCK = 16
 #: clamp just under the ceiling: float32 output rounding can add half an ulp
 CLAMP_MARGIN = 1.0 - 2.0 ** -22
 
@@ -102,7 +101,7 @@ def limiter_control(st, p, samplerate):
     if c[C_INIT] == 0.0:
         c[C_INIT] = 1.0
         c[C_REL] = onepole_coeff(RELEASE_MS, samplerate)
-        c[C_FADE_STEP] = CONTROL_BLOCK * 1000.0 / (FADE_MS * samplerate)
+        c[C_FADE_STEP] = CONTROL_BLOCK * 1000.0 / (STAGE_FADE_MS * samplerate)
         c[C_F1] = 1.0 if p[PID.limiter_on] >= 0.5 else 0.0
         c[C_C1] = db_to_lin(p[PID.ceiling]) * CLAMP_MARGIN
         c[C_CEIL_DB] = p[PID.ceiling]

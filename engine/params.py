@@ -13,7 +13,7 @@ Tapers map a knob position u in [0, 1] to a value:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from collections import namedtuple
 
 import numpy as np
@@ -212,6 +212,9 @@ PARAMS: tuple[Param, ...] = (
     Param("ceiling", "Ceiling", "dBFS", "output", -24, 0, -0.3, notes="sample peaks never exceed it"),
 )
 
+#: Sidechain filters at their table minimum are off (parameters.md: "20 = off").
+SC_HPF_OFF_HZ = float(next(p.min for p in PARAMS if p.id == "sc_hpf"))
+
 GROUPS: tuple[str, ...] = ("global", "gate", "drift", "settle", "output")
 GROUP_TITLES = {"global": "GLOBAL", "gate": "GATE", "drift": "DRIFT", "settle": "SETTLE",
                 "output": "OUTPUT"}
@@ -261,7 +264,7 @@ def table_text() -> str:
         rows.append((p.id, p.group, p.unit, p.range_text if p.kind != "float"
                      else f"{_num(p.min)} .. {_num(p.max)}", p.to_text(p.default, with_unit=False)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
 
 
 for _p in PARAMS:

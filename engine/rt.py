@@ -315,7 +315,7 @@ def c_function(restype, *argtypes):
                 [context.get_value_type(t) for t in argtypes])
             fn = builder.inttoptr(llargs[0], fnty.as_pointer())
             given = cgutils.unpack_tuple(builder, llargs[1], len(args))
-            vals = [context.cast(builder, v, ft, t) for v, ft, t in zip(given, args, argtypes)]
+            vals = [context.cast(builder, v, ft, t) for v, ft, t in zip(given, args, argtypes, strict=True)]
             out = builder.call(fn, vals)
             return context.get_dummy_value() if restype == types.void else out
 

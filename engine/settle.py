@@ -33,19 +33,17 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from .dsp import (FASTMATH, KERNEL, NATIVE_ONLY, LOG2_10_OVER_20, XFADE_MS, array_max, biquad_tdf2,
-                  butter_hpf2, fade_switch, fast_exp2, fast_lin_to_db, fast_power_to_db,
-                  onepole_coeff, pow2_at_least, tap_control, tap_reset)
-from .params import PID
+from .dsp import (CONTROL_BLOCK, FASTMATH, KERNEL, LOG2_10_OVER_20, NATIVE_ONLY, STAGE_FADE_MS,
+                  XFADE_MS, array_max, biquad_tdf2, butter_hpf2, fade_switch, fast_exp2,
+                  fast_lin_to_db, fast_power_to_db, onepole_coeff, pow2_at_least, tap_control,
+                  tap_reset)
+from .params import PID, SC_HPF_OFF_HZ
 
-CONTROL_BLOCK = 16            # must match engine/chain.py
 SILENCE = -240.0
 PEAK_BUCKET_MS = 6.0          # peak hold bucket: clean peak reading down to 83 Hz
 MAX_LOOKAHEAD_MS = 10.0       # parameters.md
-FADE_MS = 10.0                # settle_on / auto_makeup fades
 AUTO_MAKEUP_REF_DB = -18.0    # dsp.md: a -18 dBFS sine comes back at -18 dBFS
 RATIO_INF = 100.0             # ratio at which the slope is exactly 0
-SC_HPF_OFF_HZ = 20.0
 
 # coef[] layout (control-rate values the per-sample loop reads)
 (C_ATT, C_REL, C_SMOOTH, C_RMS, C_WIN, C_TLO, C_KLO, C_THI, C_KHI, C_KNEE, C_LINK, C_FB, C_ISRMS,
@@ -187,7 +185,7 @@ def settle_control(st, p, samplerate):
     first = c[C_LAST_ATT] < 0.0
     if first:
         # after reset: switches start where their parameters are, no fade-in
-        c[C_FADE_STEP] = CONTROL_BLOCK * 1000.0 / (FADE_MS * samplerate)
+        c[C_FADE_STEP] = CONTROL_BLOCK * 1000.0 / (STAGE_FADE_MS * samplerate)
         c[C_XF_STEP] = CONTROL_BLOCK * 1000.0 / (XFADE_MS * samplerate)
         c[C_F1] = 1.0 if p[PID.settle_on] >= 0.5 else 0.0
         c[C_AUTO_F] = 1.0 if p[PID.auto_makeup] >= 0.5 else 0.0
@@ -342,7 +340,6 @@ def _compress(x, key, start, count, phase, c, hpf_c, hpf_z, ms, gr, gr2, applied
         r = (phase + i + 1) * inv_cb
         f = f0 + (f1 - f0) * r
         mk = f * (mk0 + (mk1 - mk0) * r)
-        n = n0 + i
         # detector: level in dBFS per channel
         mx = -1e300
         for ch in range(nch):

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+import contextlib
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -71,10 +72,8 @@ def open_audio(note_list: list, blocksize: int = 64):
     except Exception as e:
         note_list.append(f"live session unavailable ({e}); offline engine")
         for c in cleanups:
-            try:
+            with contextlib.suppress(Exception):
                 c()
-            except Exception:
-                pass
         cleanups = []
     from ui.demo import OfflineDemoSession
     s = OfflineDemoSession().start()
@@ -139,10 +138,8 @@ def main(argv=None) -> int:
         return 0
     finally:
         for c in cleanups:
-            try:
+            with contextlib.suppress(Exception):
                 c()
-            except Exception:
-                pass
         if xvfb is not None:
             xvfb.terminate()
             try:

@@ -17,6 +17,7 @@ import os
 import sys
 import threading
 import time
+from pathlib import Path
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
@@ -33,10 +34,9 @@ def _jiffies(pid=None) -> int:
     """CPU time (clock ticks) of the whole machine (pid None: busy, all CPUs) or of one pid."""
     try:
         if pid is None:
-            f = open("/proc/stat").readline().split()[1:]
-            v = [int(x) for x in f]
+            v = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
             return sum(v) - v[3] - v[4]          # all but idle and iowait
-        f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         return int(f[11]) + int(f[12])           # utime + stime
     except (OSError, IndexError, ValueError):
         return 0
@@ -47,7 +47,7 @@ def _jackd_pids() -> list[int]:
     for d in os.listdir("/proc"):
         if d.isdigit():
             try:
-                if open(f"/proc/{d}/comm").read().strip() == "jackd":
+                if Path(f"/proc/{d}/comm").read_text().strip() == "jackd":
                     pids.append(int(d))
             except OSError:
                 pass
@@ -144,9 +144,9 @@ def measure_python(seconds: float = 20.0, warmup: float = 1.0, threads: int = 2,
     try:
         cap = client.get_ports(is_physical=True, is_output=True, is_audio=True)
         play = client.get_ports(is_physical=True, is_input=True, is_audio=True)
-        for p, i in zip(cap, ins):
+        for p, i in zip(cap, ins, strict=False):
             client.connect(p, i)
-        for o, p in zip(outs, play):
+        for o, p in zip(outs, play, strict=False):
             client.connect(o, p)
         with Spinners(threads):
             time.sleep(warmup)

@@ -32,7 +32,7 @@ class JackServer:
         self.realtime = realtime
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 10.0) -> "JackServer":
+    def start(self, timeout: float = 10.0) -> JackServer:
         jackd = shutil.which("jackd")
         if jackd is None:
             raise RuntimeError("jackd not found: run `make test` (it installs jackd2)")
@@ -112,7 +112,7 @@ class PipeWireServer(JackServer):
                     LD_LIBRARY_PATH=self.JACK_LIB, PIPEWIRE_QUANTUM="64/48000",
                     UPLIFT_TEST_JACK="pipewire", JACK_NO_START_SERVER="1")
 
-    def start(self, timeout: float = 10.0) -> "PipeWireServer":
+    def start(self, timeout: float = 10.0) -> PipeWireServer:
         os.makedirs(self.runtime_dir, mode=0o700, exist_ok=True)
         # its log goes to a file: a pipe nobody reads fills, and then PipeWire (and
         # with it the whole graph) blocks on its next log line

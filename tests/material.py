@@ -102,7 +102,7 @@ def band_db(x: np.ndarray, lo: float, hi: float) -> float:
     return rms_db(_band(x, lo, hi))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def speech(text: str, speed: int = 150, voice: str = "en") -> np.ndarray:
     """espeak-ng saying `text`, at 48 kHz, peak-normalised to 1."""
     with tempfile.TemporaryDirectory() as d:
@@ -133,7 +133,7 @@ def _place(buf, sig, t0):
     return t0 + len(sig) / SR
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def vocal() -> Take:
     """A loud phrase (-20 dBFS active RMS), a breath and a quiet phrase (-43 dBFS,
     23 dB over the room) with 1.5 s gaps, over room noise at -66 dBFS RMS."""
@@ -186,7 +186,7 @@ def _write_midi(path: Path, notes, tail_s: float) -> None:
     mid.save(str(path))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def piano() -> Take:
     """Held piano notes and a chord left to decay (fluidsynth, GM soundfont), over a
     quiet room (-72 dBFS). Regions: each note's attack (first 150 ms) and its tail
@@ -241,7 +241,7 @@ def _room(rng, seconds, amp):
     return amp * r / math.sqrt(float(np.mean(r[: n // 3] ** 2)))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def drums() -> Take:
     """Two bars at 100 bpm: kick, snare, closed hats with ghost notes, each hit
     followed by its room (-26 dB under it), over hiss at -70 dBFS; then 1.5 s of
@@ -271,7 +271,7 @@ def drums() -> Take:
     return Take("drum kit", x, {"room": room_regions, "hiss": [(end + 0.6, length - 0.1)]})
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def hats() -> Take:
     """Hi-hats alone: accented closed hats, ghost strokes 18 dB under them and an
     open hat, over hiss at -72 dBFS. Regions: 'ghost' and 'hit' windows."""
@@ -292,7 +292,7 @@ def hats() -> Take:
     return Take("hi-hats", x, {"hit": hits, "ghost": ghosts})
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def bass() -> Take:
     """A sub-bass line: eight notes between 41 and 62 Hz, velocities spread over
     12 dB, each 0.6 s with a pluck decay, over a quiet room. Regions: each note's
@@ -303,7 +303,7 @@ def bass() -> Take:
     length = len(pitches) * 0.7 + 1.0
     x = room_noise(length, -72.0, seed=17)
     notes = []
-    for k, (f, lvl) in enumerate(zip(pitches, levels)):
+    for k, (f, lvl) in enumerate(zip(pitches, levels, strict=True)):
         n = int(0.6 * SR)
         t = np.arange(n) / SR
         tone = np.sin(2 * np.pi * f * t) + 0.3 * np.sin(2 * np.pi * 2 * f * t + rng.uniform(0, 6))

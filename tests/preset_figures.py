@@ -37,7 +37,7 @@ def _change(y, x, regions, lo=None, hi=None):
     return M.region_db(y, regions, lo, hi) - M.region_db(x, regions, lo, hi)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _processed(name: str, key: tuple):
     take = getattr(M, name)()
     return take, M.process(dict(key), take.x)

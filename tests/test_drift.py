@@ -110,10 +110,10 @@ def pink(n, rng):
 @pytest.mark.parametrize("sr", [44100, 48000, 96000])
 def test_bank_design_flat_and_within_budget(sr):
     D = drift_latency(sr)
-    assert D == round(2.5e-3 * sr) and D / sr <= 2.5e-3 + 0.5 / sr
+    assert round(2.5e-3 * sr) == D and D / sr <= 2.5e-3 + 0.5 / sr
     bank = drift_bank.design(sr, D=D - 1)
     lo, hi, _, _ = drift_bank.ripple(bank, sr)
-    assert -0.3 < lo and hi < 0.3, (lo, hi)
+    assert lo > -0.3 and hi < 0.3, (lo, hi)
     peak, _ = drift_bank.impulse_peak(bank)
     assert peak == D - 1          # the kernel adds one sample to every path
     # the filters add in phase: no contribution cancels another (what keeps
@@ -479,7 +479,8 @@ def band_edges():
 def band_energy_db(x, sr, lo, hi):
     X = np.abs(np.fft.rfft(x * np.hanning(len(x)))) ** 2
     f = np.fft.rfftfreq(len(x), 1.0 / sr)
-    return np.array([10 * np.log10(X[(f >= a) & (f < b)].sum() + 1e-300) for a, b in zip(lo, hi)])
+    return np.array([10 * np.log10(X[(f >= a) & (f < b)].sum() + 1e-300)
+                     for a, b in zip(lo, hi, strict=True)])
 
 
 def aligned(e, y, x):
@@ -541,7 +542,7 @@ def test_noise_guard_learns_hum_present_from_the_start_not_a_tone_after_silence(
     run(e, tone)
     assert e.meters()["drift_lift_db"][14] < 0.05          # learned as floor
     e.reset()
-    y = run(e, np.where(t >= 1.0, tone, 0.0))
+    run(e, np.where(t >= 1.0, tone, 0.0))
     assert e.meters()["drift_lift_db"][14] > 5.0           # programme
     assert np.array(e.meters()["drift_floor_db"])[14] < -100.0
 

@@ -10,7 +10,7 @@ import pytest
 from engine import Engine, chain
 from engine.curve import chain_curve_db
 from engine.limiter import limiter_latency
-from test_settle import SR, configure, peak_db, run, stereo, tone
+from helpers import SR, configure, peak_db, run, stereo, tone
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +84,7 @@ def test_chain_curve_matches_engine(eng, values):
     v = dict(values, drift_on=0)
     v.setdefault("limiter_on", 0)
     expect = chain_curve_db(levels, v)
-    for lv, ex in zip(levels, expect):
+    for lv, ex in zip(levels, expect, strict=True):
         configure(eng, attack=1, release=30, gate_attack=1, gate_release=20, gate_hold=0, **v)
         y = run(eng, stereo(tone(lv, 0.35)))
         got = peak_db(y[int(0.25 * SR): int(0.33 * SR), 0])

@@ -6,7 +6,7 @@ import pytest
 
 from engine import Engine
 from engine.curve import chain_curve_db
-from test_settle import SR, configure, gain_track_db, peak_db, run, stereo, time_to_cover, tone
+from helpers import SR, configure, gain_track_db, peak_db, run, stereo, time_to_cover, tone
 
 GATE = dict(gate_on=1, settle_on=0)
 
@@ -37,7 +37,7 @@ def test_matches_curve(eng):
     values = dict(gate_threshold=-40, gate_ratio=2.5, gate_range=30, **GATE)
     levels = [-70.0, -55.0, -45.0, -41.0, -35.0]
     expect = chain_curve_db(levels, dict(values, drift_on=0, limiter_on=0))
-    for lv, ex in zip(levels, expect):
+    for lv, ex in zip(levels, expect, strict=True):
         configure(eng, gate_attack=1, gate_release=20, gate_hold=0, **values)
         y = run(eng, stereo(tone(lv, 0.4)))
         assert abs(peak_db(y[int(0.3 * SR): int(0.38 * SR), 0]) - ex) <= 0.25

@@ -491,7 +491,7 @@ def test_no_device_demo_then_ctrl_c(tmp_path):
     assert p.returncode == 0, err
     assert "Traceback" not in err
     assert "no audio device" in err.splitlines()[0]
-    levels = [float(l.split()[1].split("/")[0]) for l in lines if l.startswith("in ")]
+    levels = [float(ln.split()[1].split("/")[0]) for ln in lines if ln.startswith("in ")]
     assert max(levels) > -60, lines       # the demo is audible at Uplift's input
     time.sleep(0.5)
     assert not (_private_servers() - before) & during, "private server left running"
@@ -569,7 +569,7 @@ def test_midi_flood_work_per_cycle_is_bounded(jack_server):
         c.activate()
         c.connect("t-flood:out", "uplift:midi_in")
         time.sleep(0.2)
-        for attempt in range(3):
+        for _attempt in range(3):
             s.read_midi()
             dropped = s.stats()["midi_dropped"]
             pending.append(big)

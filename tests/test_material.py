@@ -53,7 +53,7 @@ def test_guard_keeps_the_lift_of_quiet_material_and_not_of_the_room(amount):
     assert q0 > 1.0 and gap0 > 10.0
     assert q6 >= 0.7 * q0, f"quiet phrase keeps {q6:.2f} of {q0:.2f} dB"
     assert gap6 <= 1.0
-    for t0, t6 in zip(tails0, tails6):
+    for t0, t6 in zip(tails0, tails6, strict=True):
         assert t6 >= 0.7 * t0, f"piano tail keeps {t6:.2f} of {t0:.2f} dB"
 
 

@@ -130,7 +130,7 @@ def test_meter_subscription_at_the_chosen_rate(osc_session):
     while True:                      # drain what was in flight, then silence
         try:
             peer.recv()
-        except socket.timeout:
+        except TimeoutError:
             break
     with pytest.raises(socket.timeout):
         peer.recv()

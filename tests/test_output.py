@@ -7,7 +7,7 @@ import pytest
 
 from engine import Engine
 from engine.curve import chain_curve_db
-from test_settle import SR, configure, peak_db, run, stereo, tone
+from helpers import SR, configure, peak_db, run, stereo, tone
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +46,7 @@ def _limiter_reference(x, ceil, sr=SR):
     max over D+1, required gain, instant attack / one-pole release, box average
     over D+1, applied to the input delayed by D, clamped. `ceil`: the linear
     ceiling, a number or one value per sample."""
-    from engine.limiter import CLAMP_MARGIN, LOOKAHEAD_MS, RELEASE_MS
+    from engine.limiter import LOOKAHEAD_MS, RELEASE_MS
     D = int(np.floor(LOOKAHEAD_MS * 1e-3 * sr + 0.5))
     n = x.shape[1]
     c = np.broadcast_to(np.asarray(ceil, np.float64), (n,))

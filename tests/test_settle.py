@@ -2,8 +2,8 @@
 topology, link, sidechain, lookahead, makeup, on/off.
 
 DRIFT is switched off and the limiter too unless a test needs it, so the
-output is SETTLE's gain times the delayed input. Helpers here are shared by
-the other DSP test files."""
+output is SETTLE's gain times the delayed input. The helpers are in
+tests/helpers.py."""
 from __future__ import annotations
 
 import numpy as np
@@ -11,69 +11,8 @@ import pytest
 
 from engine import Engine
 from engine.curve import settle_curve_db
-from engine.params import PARAMS
+from helpers import SR, configure, gain_track_db, peak_db, run, stereo, time_to_cover, tone
 
-SR = 48000
-
-
-# --- shared helpers ----------------------------------------------------------
-
-def configure(eng: Engine, **values) -> None:
-    """Every parameter to its default, DRIFT and limiter off, then `values`; reset."""
-    base = {p.id: p.default for p in PARAMS}
-    base.update(drift_on=0, limiter_on=0)
-    base.update(values)
-    for k, v in base.items():
-        eng.set(k, v)
-    eng.reset()
-
-
-def tone(level_db, seconds, freq=1000.0, sr=SR, phase=0.0):
-    t = np.arange(int(round(seconds * sr))) / sr
-    return 10 ** (level_db / 20) * np.sin(2 * np.pi * freq * t + phase)
-
-
-def stereo(x, y=None):
-    return np.stack([x, x if y is None else y], axis=1)
-
-
-def run(eng: Engine, x) -> np.ndarray:
-    """Process (frames, channels) float64 and return the output aligned to the
-    input (the reported latency removed; the tail is zero-padded)."""
-    x = np.asarray(x, dtype=np.float32)
-    y = eng.process(x).astype(np.float64)
-    lat = eng.latency_samples
-    out = np.zeros_like(y)
-    out[: len(y) - lat] = y[lat:]
-    return out
-
-
-def peak_db(x):
-    return 20 * np.log10(np.max(np.abs(x)) + 1e-30)
-
-
-def gain_track_db(x, y, floor=0.3):
-    """(sample index, applied gain in dB) wherever |x| is above floor·max|x|."""
-    x = np.asarray(x, dtype=np.float32).astype(np.float64)
-    idx = np.nonzero(np.abs(x) > max(floor * np.abs(x).max(), 1e-9))[0]
-    return idx, 20 * np.log10(np.abs(y[idx]) / np.abs(x[idx]))
-
-
-def time_to_cover(idx, g_db, t0, g_from, g_to, frac=0.632, sr=SR):
-    """Seconds after sample t0 until the gain has covered `frac` of g_from -> g_to."""
-    goal = g_from + frac * (g_to - g_from)
-    sel = idx >= t0
-    i, g = idx[sel], g_db[sel]
-    crossed = (g <= goal) if g_to < g_from else (g >= goal)
-    k = np.argmax(crossed)
-    assert crossed[k], "never covered"
-    # linear interpolation between the last sample before and the first after
-    if k > 0:
-        t1, t2, a, b = i[k - 1], i[k], g[k - 1], g[k]
-        tc = t1 + (goal - a) / (b - a) * (t2 - t1) if b != a else t2
-    else:
-        tc = i[k]
-    return (tc - t0) / sr
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +42,7 @@ def test_static_curve(eng, pairs, knee):
     values = dict(pairs, knee=knee)
     expect = settle_curve_db(LEVELS, values)
     got = [steady_out_db(eng, lv, **values) for lv in LEVELS]
-    assert np.max(np.abs(np.array(got) - expect)) <= 0.25, list(zip(LEVELS, got, expect))
+    assert np.max(np.abs(np.array(got) - expect)) <= 0.25, list(zip(LEVELS, got, expect, strict=True))
 
 
 def test_curve_formula_independent():
@@ -140,7 +79,7 @@ def test_seed_check(eng):
 def test_attack_release_time_constants(eng, attack_ms, release_ms):
     # T −40, R 4: −30 and −10 dBFS are both above the knee; GR 7.5 <-> 22.5 dB
     configure(eng, threshold=-40, ratio=4, knee=0, attack=attack_ms, release=release_ms)
-    a, b, c = 0.5, 0.5 + 4 * attack_ms / 1000 + 0.3, None
+    a, b = 0.5, 0.5 + 4 * attack_ms / 1000 + 0.3
     n1, n2 = int(a * SR), int(b * SR)
     n3 = n2 + int(5 * release_ms / 1000 * SR) + int(0.1 * SR)
     env = np.full(n3, 10 ** (-30 / 20))
@@ -316,7 +255,7 @@ def test_lookahead_catches_the_transient(eng):
 def test_lookahead_change_does_not_click(eng):
     configure(eng, threshold=0, ratio=1)
     x = tone(-6, 0.5, freq=440.0)
-    first = run(eng, stereo(x[: SR // 4]))
+    run(eng, stereo(x[: SR // 4]))
     eng.set("lookahead", 7.0)
     y = eng.process(stereo(x[SR // 4:]).astype(np.float32)).astype(np.float64)
     step = np.max(np.abs(np.diff(y[:, 0])))
@@ -386,3 +325,26 @@ def test_gr_and_detector_meters(eng):
     m = eng.meters()
     assert abs(m["settle_gr_db"] - 9.0) <= 0.1
     assert abs(m["detector_db"] - (-8.0)) <= 0.05
+
+
+def test_linked_peak_fast_path_is_the_general_path(eng):
+    """Twin test: the linked peak feed-forward fast path (_compress_linked_peak)
+    against the general _compress on the same input. A link of 1 − 1e-9 takes the
+    general path and moves the linked level by under 1e-9 of the channels'
+    difference, so the two must agree to float32 rounding."""
+    rng = np.random.default_rng(3)
+    n = SR
+    env = np.repeat(10 ** (rng.uniform(-40, -3, n // 480) / 20), 480)
+    x = stereo(env * rng.standard_normal(n) * 0.3, 0.5 * env * rng.standard_normal(n) * 0.3)
+    settings = dict(threshold=-24, ratio=4, knee=6, attack=2, release=60)
+    configure(eng, link=100, **settings)
+    fast = run(eng, x)
+    gr_fast = eng.meters()["settle_gr_db"]
+    configure(eng, link=100 * (1 - 1e-9), **settings)
+    general = run(eng, x)
+    assert np.max(np.abs(fast)) > 0.05
+    assert np.max(np.abs(fast - general)) <= 2e-7
+    assert abs(eng.meters()["settle_gr_db"] - gr_fast) <= 1e-5
+    # and the fast path is taken: GR differs measurably once the link is really lower
+    configure(eng, link=50, **settings)
+    assert np.max(np.abs(run(eng, x) - fast)) > 1e-3

@@ -21,6 +21,8 @@ import argparse
 import copy
 import signal
 import sys
+import contextlib
+from app.text import one_line
 
 RUN_KEYS = ("backend", "device", "samplerate", "blocksize", "channels", "sidechain",
             "client_name", "no_connect", "demo")
@@ -64,13 +66,6 @@ def describe(session, reason: str | None = None) -> str | None:
     return None
 
 
-def _one_line(e: BaseException) -> str:
-    if isinstance(e, KeyError) and e.args:
-        return str(e.args[0])
-    t = str(e).strip()
-    return t.splitlines()[0] if t else type(e).__name__
-
-
 def open_session(ns, values: dict | None = None, fallback: bool = True):
     """(started session, note) for the run arguments; see the module docstring."""
     from app import runcmd
@@ -88,14 +83,14 @@ def open_session(ns, values: dict | None = None, fallback: bool = True):
         explicit = any(getattr(ns, k, None) for k in ("backend", "device", "demo"))
         if not fallback or explicit:
             raise
-        err = _one_line(e)
+        err = one_line(e)
     demo_ns = copy.copy(ns)
     demo_ns.demo = True
     try:
         s = runcmd.open_session(demo_ns, values)
         return s, describe(s, f"Audio device failed ({err})")
     except Exception as e2:
-        err = f"{err}; demo: {_one_line(e2)}"
+        err = f"{err}; demo: {one_line(e2)}"
     from .demo import OfflineDemoSession
     s = OfflineDemoSession(channels=getattr(ns, "channels", None) or 2).start()
     return s, describe(s, f"No audio ({err})")
@@ -140,7 +135,7 @@ def attach_midi(window, ns=None):
                                          out_spec=getattr(ns, "midi_out", None),
                                          current=lambda: window.session)
     except Exception as e:
-        window.show_error(f"MIDI unavailable: {_one_line(e)}")
+        window.show_error(f"MIDI unavailable: {one_line(e)}")
         return None
     window.attach_midi(ctl)
     window._midi_inputs = inputs
@@ -185,10 +180,8 @@ def _exec(app, win, ns) -> int:
         keepalive.stop()
         signal.signal(signal.SIGINT, old)
         for i in getattr(win, "_midi_inputs", []):
-            try:
+            with contextlib.suppress(Exception):
                 i.stop()
-            except Exception:
-                pass
 
 
 def run_session(session, args) -> int:
@@ -232,8 +225,9 @@ def _build_engine(splash):
     its progress on the splash; later starts load it and skip this."""
     from PyQt6.QtWidgets import QApplication
 
-    from engine import build
-    if build.is_built():
+    from app import build
+    from engine.build import is_built
+    if is_built():
         return
     original = splash.text()
 

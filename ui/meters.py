@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 from PyQt6.QtCore import QPointF, QRectF, QSize, Qt
-from PyQt6.QtGui import QColor, QFontMetrics, QLinearGradient, QPainter, QPainterPath, QPen, QPixmap
+from PyQt6.QtGui import QColor, QFontMetrics, QLinearGradient, QPainter, QPen, QPixmap
 from PyQt6.QtWidgets import QSizePolicy, QWidget
 
 from . import theme
@@ -92,11 +92,11 @@ class LevelMeter(QWidget):
         old = (self.peak, self.rms, [h.value for h in self.holds])
         self.peak = [float(v) for v in peak]
         self.rms = [float(v) for v in rms]
-        for h, v in zip(self.holds, self.peak):
+        for h, v in zip(self.holds, self.peak, strict=True):
             h.feed(v, now)
         new = (self.peak, self.rms, [h.value for h in self.holds])
         if any(abs(max(a, self.lo - 1) - max(b, self.lo - 1)) > 0.05
-               for o, n in zip(old, new) for a, b in zip(o, n)):
+               for o, n in zip(old, new, strict=True) for a, b in zip(o, n, strict=True)):
             self.update()
 
     def held(self) -> float:
@@ -489,7 +489,7 @@ class DriftBars(QWidget):
         if floor_pts:
             guard = QColor(theme.TEXT_DIM)
             qp.setPen(QPen(guard, 1, Qt.PenStyle.DotLine))
-            for a, b in zip(floor_pts[:-1], floor_pts[1:]):
+            for a, b in zip(floor_pts[:-1], floor_pts[1:], strict=True):
                 qp.drawLine(a, b)
             qp.setPen(QPen(guard, 2))
             for pt in floor_pts:

@@ -1,7 +1,7 @@
 """Switches for `bool` and `enum` parameters (same API as `Knob`)."""
 from __future__ import annotations
 
-from PyQt6.QtCore import QRectF, QSize, Qt, QTimer, pyqtSignal
+from PyQt6.QtCore import QRectF, QSize, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QPainter, QPainterPath, QPen
 from PyQt6.QtWidgets import (QAbstractButton, QButtonGroup, QHBoxLayout, QLabel, QMenu,
                              QPushButton, QSizePolicy, QVBoxLayout, QWidget)

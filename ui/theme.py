@@ -42,10 +42,10 @@ def heat_colour(h: float) -> QColor:
     h = min(max(float(h), 0.0), 1.0)
     stops = [(0.0, (64, 160, 230)), (0.35, (63, 208, 176)), (0.65, (240, 190, 70)),
              (1.0, (255, 80, 70))]
-    for (h0, c0), (h1, c1) in zip(stops, stops[1:]):
+    for (h0, c0), (h1, c1) in zip(stops, stops[1:], strict=False):
         if h <= h1:
             t = (h - h0) / (h1 - h0) if h1 > h0 else 0.0
-            return QColor(*(int(round(a + (b - a) * t)) for a, b in zip(c0, c1)))
+            return QColor(*(int(round(a + (b - a) * t)) for a, b in zip(c0, c1, strict=True)))
     return QColor(*stops[-1][1])
 
 

@@ -21,8 +21,7 @@ import time
 from PyQt6.QtCore import QSize, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction, QActionGroup, QKeySequence
 from PyQt6.QtWidgets import (QFrame, QGridLayout, QHBoxLayout, QInputDialog, QLabel,
-                             QMainWindow, QMenu, QMessageBox, QSizePolicy, QStatusBar,
-                             QToolButton, QVBoxLayout, QWidget)
+                             QMainWindow, QMenu, QMessageBox, QSizePolicy, QToolButton, QVBoxLayout, QWidget)
 
 from engine.params import BY_ID, GROUP_TITLES, PARAMS, Param
 
@@ -32,6 +31,7 @@ from .knob import Knob
 from .osc_setting import OscControl, OscDialog
 from .meters import DriftBars, GRMeter, LevelMeter
 from .switches import EnumSwitch, PowerSwitch, ToggleSwitch
+import contextlib
 
 METER_HZ = 30                 # meter timer rate (30..60 Hz)
 SYNC_EVERY = 5                # read session.values() every N meter ticks (external changes)
@@ -552,10 +552,8 @@ class MainWindow(QMainWindow):
             v = self.session.set(pid, value)
         except Exception as e:
             self.show_error(str(e))
-            try:
+            with contextlib.suppress(Exception):
                 self.controls[pid].setValue(self.session.get(pid))
-            except Exception:
-                pass
             return
         v = float(v) if isinstance(v, (int, float)) else float(value)
         self._values[pid] = v
@@ -605,7 +603,7 @@ class MainWindow(QMainWindow):
 
     def _after_values_changed(self, ids: set):
         v = self._values
-        for key, panel in self.panels.items():
+        for panel in self.panels.values():
             if panel.power is not None:
                 panel.set_active(v.get(panel.power.param.id, 1.0) >= 0.5)
         self.gate_gr.set_active(v.get("gate_on", 1.0) >= 0.5)
@@ -718,10 +716,8 @@ class MainWindow(QMainWindow):
                 self.timer.start()
                 return False
         for k, v in values.items():
-            try:
+            with contextlib.suppress(Exception):
                 new.set(k, v)
-            except Exception:
-                pass
         # MIDI feedback and anything else listening to parameter changes moves along
         if hasattr(new, "add_listener"):
             for fn in getattr(old, "listeners", ()):
@@ -957,8 +953,6 @@ class MainWindow(QMainWindow):
         self.timer.stop()
         self.osc.stop()
         if self.owns_session and hasattr(self.session, "stop"):
-            try:
+            with contextlib.suppress(Exception):
                 self.session.stop()
-            except Exception:
-                pass
         super().closeEvent(e)
