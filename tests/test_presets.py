@@ -301,3 +301,19 @@ def test_loaded_preset_drives_a_validated_engine_path():
         values = P.load_preset(name)
         checked = {k: param(k).validate(v) for k, v in values.items()}
         assert checked == values
+
+
+def test_factory_presets_are_data_holding_only_their_differences():
+    """app/presets/factory/*.json: the user-preset format, read by the same
+    validator, each value different from the table's default, and why."""
+    import json
+
+    from engine.params import BY_ID
+    files = sorted(P.FACTORY_DIR.glob("*.json"))
+    assert len(files) == len(P.factory_presets()) >= 8
+    for f in files:
+        doc = json.loads(f.read_text())
+        full = P.parse_preset(doc, str(f))
+        assert isinstance(doc.get("about"), str) and len(doc["about"]) > 40, f
+        for k in doc["values"]:
+            assert full[k] != BY_ID[k].default, f"{f.name}: {k} is at its default"

@@ -18,6 +18,9 @@ writes anything.
 enums as their index, bools 0.0/1.0 — the same form as Engine.values()), with
 ids the preset does not mention at their defaults.
 
+Factory presets are JSON files in app/presets/factory/ holding only their
+differences from the defaults (and why, in "about").
+
 `bypass` and `delta` are monitoring switches, not part of a sound: user
 presets are saved without them (a file that has them is still accepted), and
 factory presets leave them off. Callers that want to keep the current
@@ -25,15 +28,14 @@ monitoring state across a preset change drop SESSION_ONLY from the result.
 """
 from __future__ import annotations
 
-import math
+import contextlib
 import os
 import re
 from pathlib import Path
 
 from engine.params import BY_ID, PARAMS, Param, param
 
-from .settings import SettingsError, atomic_write_json, presets_dir, read_json
-import contextlib
+from ..settings import SettingsError, atomic_write_json, presets_dir, read_json
 
 FORMAT = "uplift-preset"
 VERSION = 1
@@ -48,152 +50,27 @@ class PresetError(ValueError):
 
 
 # --- factory presets -------------------------------------------------------
-#
-# Values are in the table's units; enums as words, bools as True/False. Every
-# preset states the whole chain it relies on, so the result does not depend
-# on defaults changing later. Reasoning, per job (background/000, 002, 003):
-#
-# Every preset that lifts keeps DRIFT's noise guard at 6 dB: the room between
-# phrases stays where it was (measured on real material: tests/preset_figures.py,
-# the README's table), and makeup stays small enough that it does not lift the
-# room either (at most +2 dB in the gaps of the speech take).
-#
-# Vocal tracking: the singer hears this live, so latency first: lookahead 0
-#   (DRIFT's filterbank and the limiter's fixed lookahead are all there is).
-#   Moderate DRIFT brings breath and diction forward; SETTLE at 3:1 with a
-#   fast-ish attack holds phrase peaks, a second segment above -8 dBFS adds up
-#   to 3+3 = 6:1 for shouted notes, sidechain HPF at 100 Hz keeps plosives
-#   from pumping, 1 dB of makeup, limiter at -1 dBFS protects ears and the
-#   recorder.
-# Vocal breath and consonants: the mixing version; more AMOUNT, a higher
-#   DRIFT threshold so "h", "f" and breaths 18 dB under the syllable rise,
-#   fast DRIFT attack so the lift gets out of the way when the syllable comes,
-#   gentle RMS-detected SETTLE after it, 2 ms lookahead (not for tracking).
-# Drum room: heavy per-band lift under a -35 dBFS threshold with a fast (50 ms)
-#   release and little memory, so the lift is back within the room's first
-#   100 ms after each hit and pulls the room up between hits; the guard keeps
-#   the hiss under it where it was (no pumping). SETTLE at 4:1 with a 15 ms
-#   attack lets the transients through and controls the hits; HPF keeps the
-#   kick out of it.
-# Piano sustain: lift the decaying tail: a -32 dBFS threshold the tails fall
-#   under seconds after the attack, slow release and high memory so the lift
-#   holds through long notes; soft feedback SETTLE with a wide knee and RMS
-#   detection so the attacks are smoothed, not squashed.
-# Hi-hat air: per-band upward on 8-12 kHz (the seed's recipe): the focus range
-#   7.5-13 kHz lifts only the air bands, a -30 dBFS threshold lifts the ghost
-#   strokes and decays and not the accents; no gate and no SETTLE, so nothing
-#   below 6 kHz changes.
-# Bus glue: the classic bus compressor, downward only: 2:1, 30 ms attack,
-#   200 ms release, soft knee, 90 Hz sidechain HPF so the kick does not pump
-#   the mix; a couple of dB of makeup.
-# Bus detail: per-band upward at a low threshold, capped at 9 dB, so the mix
-#   gains detail not depth; only a touch of wide-knee SETTLE on top.
-# Sub-bass evening: DRIFT focused below 160 Hz brings quiet notes up a little,
-#   then RMS SETTLE at 4:1 from -20 dBFS with a 50 ms window (longer than a
-#   40 Hz cycle, so the detector does not ripple and distort) and slow
-#   30/250 ms timing evens the level; 2 dB of makeup keeps the sub's level;
-#   sc_hpf at 30 Hz removes infrasonic rumble from the detector.
+# One JSON file each in app/presets/factory/, the same format as a user preset
+# (read by the same validator), holding only what differs from the table's
+# defaults, with an "about" field saying why; the file names give the order.
 
-_FACTORY: dict[str, dict] = {
-    "Vocal tracking": dict(
-        input_gain=0.0, output_gain=0.0, mix=100.0,
-        gate_on=False,
-        drift_on=True, amount=30.0, drift_threshold=-42.0, drift_max_lift=12.0,
-        drift_attack=1.0, drift_release=120.0, drift_memory=40.0,
-        drift_low=20.0, drift_high=20000.0, drift_guard=6.0,
-        settle_on=True, threshold=-20.0, ratio=3.0, threshold2=-8.0, ratio2=3.0, knee=6.0,
-        attack=5.0, release=100.0, smooth=0.0, detector="peak", rms_window=10.0,
-        topology="feedforward", link=100.0, lookahead=0.0, sc_hpf=100.0,
-        sidechain="internal", makeup=1.0, auto_makeup=False,
-        limiter_on=True, ceiling=-1.0,
-    ),
-    "Vocal breath and consonants": dict(
-        input_gain=0.0, output_gain=0.0, mix=100.0,
-        gate_on=False,
-        drift_on=True, amount=60.0, drift_threshold=-34.0, drift_max_lift=18.0,
-        drift_attack=0.5, drift_release=80.0, drift_memory=30.0,
-        drift_low=20.0, drift_high=20000.0, drift_guard=6.0,
-        settle_on=True, threshold=-18.0, ratio=2.5, threshold2=0.0, ratio2=1.0, knee=8.0,
-        attack=8.0, release=120.0, smooth=0.0, detector="rms", rms_window=10.0,
-        topology="feedforward", link=100.0, lookahead=2.0, sc_hpf=120.0,
-        sidechain="internal", makeup=1.0, auto_makeup=False,
-        limiter_on=True, ceiling=-1.0,
-    ),
-    "Drum room": dict(
-        input_gain=0.0, output_gain=0.0, mix=100.0,
-        gate_on=False,
-        drift_on=True, amount=70.0, drift_threshold=-35.0, drift_max_lift=20.0,
-        drift_attack=2.0, drift_release=50.0, drift_memory=10.0,
-        drift_low=20.0, drift_high=20000.0, drift_guard=6.0,
-        settle_on=True, threshold=-16.0, ratio=4.0, threshold2=0.0, ratio2=1.0, knee=4.0,
-        attack=15.0, release=80.0, smooth=0.0, detector="peak", rms_window=10.0,
-        topology="feedforward", link=100.0, lookahead=0.0, sc_hpf=80.0,
-        sidechain="internal", makeup=0.0, auto_makeup=False,
-        limiter_on=True, ceiling=-0.3,
-    ),
-    "Piano sustain": dict(
-        input_gain=0.0, output_gain=0.0, mix=100.0,
-        gate_on=False,
-        drift_on=True, amount=60.0, drift_threshold=-32.0, drift_max_lift=15.0,
-        drift_attack=5.0, drift_release=600.0, drift_memory=70.0,
-        drift_low=20.0, drift_high=20000.0, drift_guard=6.0,
-        settle_on=True, threshold=-14.0, ratio=2.0, threshold2=0.0, ratio2=1.0, knee=10.0,
-        attack=30.0, release=300.0, smooth=5.0, detector="rms", rms_window=30.0,
-        topology="feedback", link=100.0, lookahead=0.0, sc_hpf=20.0,
-        sidechain="internal", makeup=1.0, auto_makeup=False,
-        limiter_on=True, ceiling=-0.3,
-    ),
-    "Hi-hat air": dict(
-        input_gain=0.0, output_gain=0.0, mix=100.0,
-        gate_on=False,
-        drift_on=True, amount=80.0, drift_threshold=-30.0, drift_max_lift=12.0,
-        drift_attack=0.3, drift_release=60.0, drift_memory=20.0,
-        drift_low=7500.0, drift_high=13000.0, drift_guard=6.0,
-        settle_on=False, threshold=-12.0, ratio=2.0, threshold2=0.0, ratio2=1.0, knee=6.0,
-        attack=2.0, release=60.0, smooth=0.0, detector="peak", rms_window=10.0,
-        topology="feedforward", link=100.0, lookahead=0.0, sc_hpf=200.0,
-        sidechain="internal", makeup=0.0, auto_makeup=False,
-        limiter_on=True, ceiling=-0.3,
-    ),
-    "Bus glue": dict(
-        input_gain=0.0, output_gain=0.0, mix=100.0,
-        gate_on=False,
-        drift_on=False, amount=0.0,
-        settle_on=True, threshold=-20.0, ratio=2.0, threshold2=0.0, ratio2=1.0, knee=6.0,
-        attack=30.0, release=200.0, smooth=0.0, detector="peak", rms_window=10.0,
-        topology="feedforward", link=100.0, lookahead=0.0, sc_hpf=90.0,
-        sidechain="internal", makeup=1.5, auto_makeup=False,
-        limiter_on=True, ceiling=-0.3,
-    ),
-    "Bus detail": dict(
-        input_gain=0.0, output_gain=0.0, mix=100.0,
-        gate_on=False,
-        drift_on=True, amount=35.0, drift_threshold=-38.0, drift_max_lift=9.0,
-        drift_attack=3.0, drift_release=200.0, drift_memory=60.0,
-        drift_low=20.0, drift_high=20000.0, drift_guard=6.0,
-        settle_on=True, threshold=-10.0, ratio=1.5, threshold2=0.0, ratio2=1.0, knee=12.0,
-        attack=30.0, release=250.0, smooth=0.0, detector="rms", rms_window=20.0,
-        topology="feedforward", link=100.0, lookahead=0.0, sc_hpf=60.0,
-        sidechain="internal", makeup=0.0, auto_makeup=False,
-        limiter_on=True, ceiling=-0.3,
-    ),
-    "Sub-bass evening": dict(
-        input_gain=0.0, output_gain=0.0, mix=100.0,
-        gate_on=False,
-        drift_on=True, amount=25.0, drift_threshold=-40.0, drift_max_lift=8.0,
-        drift_attack=10.0, drift_release=300.0, drift_memory=50.0,
-        drift_low=20.0, drift_high=160.0, drift_guard=6.0,
-        settle_on=True, threshold=-20.0, ratio=4.0, threshold2=0.0, ratio2=1.0, knee=6.0,
-        attack=30.0, release=250.0, smooth=10.0, detector="rms", rms_window=50.0,
-        topology="feedforward", link=100.0, lookahead=0.0, sc_hpf=30.0,
-        sidechain="internal", makeup=2.0, auto_makeup=False,
-        limiter_on=True, ceiling=-0.3,
-    ),
-}
+FACTORY_DIR = Path(__file__).resolve().parent / "factory"
+
+
+def _load_factory() -> dict[str, dict]:
+    """name -> the file's values (file form: enums as words, bools true/false).
+    A factory file that does not validate is a bug: said with its path."""
+    out = {}
+    for path in sorted(FACTORY_DIR.glob("*.json")):
+        obj = read_json(path)
+        parse_preset(obj, str(path))          # raises PresetError naming file and field
+        out[obj["name"]] = dict(obj["values"])
+    return out
 
 
 def factory_presets() -> dict[str, dict]:
-    """name -> {param_id: value} (enums as words, bools as True/False); copies."""
+    """name -> {param_id: value} for the ids each preset sets (enums as words,
+    bools as true/false); copies."""
     return {name: dict(values) for name, values in _FACTORY.items()}
 
 
@@ -465,12 +342,4 @@ def preset_latency_samples(values: dict, samplerate: float = 48000.0) -> int:
     return int(chain.total_latency(float(samplerate), float(full["lookahead"])))
 
 
-def _self_check() -> None:
-    for name, values in _FACTORY.items():
-        for k, v in values.items():
-            p = param(k)
-            v = p.validate(v)
-            assert math.isfinite(v), (name, k)
-
-
-_self_check()
+_FACTORY = _load_factory()
