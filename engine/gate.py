@@ -38,11 +38,11 @@ from numba import njit
 from .dsp import (CONTROL_BLOCK, KERNEL, LOG2_10_OVER_20, NATIVE_ONLY, STAGE_FADE_MS, array_max,
                   biquad_tdf2, butter_hpf2, fast_exp2, fast_lin_to_db, onepole_coeff, winmax_alloc,
                   winmax_block, winmax_reset)
-from .params import PID, SC_HPF_OFF_HZ
+from .params import BY_ID, PID, SC_HPF_OFF_HZ
 
 MIN_WINDOW_MS = 10.0          # the shortest peak window: clean down to 50 Hz
 MAX_HOLD_MS = 500.0           # parameters.md
-RATIO_GATE = 100.0
+RATIO_GATE = BY_ID["gate_ratio"].max    # the table's top ratio is a gate (∞:1)
 SNAP_DB = 1e-6                # ballistics end: far below any audible or measurable step
 
 (C_ATT, C_REL, C_WIN, C_T, C_R, C_RANGE, C_HPF_ON, C_F0, C_F1, C_FADE_STEP,

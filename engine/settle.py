@@ -37,13 +37,13 @@ from .dsp import (CONTROL_BLOCK, FASTMATH, KERNEL, LOG2_10_OVER_20, NATIVE_ONLY,
                   XFADE_MS, array_max, biquad_tdf2, butter_hpf2, fade_switch, fast_exp2,
                   fast_lin_to_db, fast_power_to_db, onepole_coeff, pow2_at_least, tap_control,
                   tap_reset)
-from .params import PID, SC_HPF_OFF_HZ
+from .params import BY_ID, PID, SC_HPF_OFF_HZ
 
 SILENCE = -240.0
 PEAK_BUCKET_MS = 6.0          # peak hold bucket: clean peak reading down to 83 Hz
-MAX_LOOKAHEAD_MS = 10.0       # parameters.md
+MAX_LOOKAHEAD_MS = BY_ID["lookahead"].max
 AUTO_MAKEUP_REF_DB = -18.0    # dsp.md: a -18 dBFS sine comes back at -18 dBFS
-RATIO_INF = 100.0             # ratio at which the slope is exactly 0
+RATIO_INF = BY_ID["ratio"].max     # the table's top ratio is ∞:1: the slope is exactly 0
 
 # coef[] layout (control-rate values the per-sample loop reads)
 (C_ATT, C_REL, C_SMOOTH, C_RMS, C_WIN, C_TLO, C_KLO, C_THI, C_KHI, C_KNEE, C_LINK, C_FB, C_ISRMS,

@@ -17,6 +17,8 @@ from PyQt6.QtCore import Qt, QTimer
 from PyQt6.QtGui import QColor, QFont
 from PyQt6.QtWidgets import QSizePolicy
 
+from engine.params import BY_ID
+
 from . import theme
 
 X_MIN, X_MAX = -96.0, 0.0
@@ -137,15 +139,16 @@ class TransferCurve(pg.PlotWidget):
             m.setVisible(bool(on))
             if on:
                 m.setValue(x)
-        show("gate", v.get("gate_on", 0) >= 0.5, v.get("gate_threshold", -60))
-        show("drift", v.get("drift_on", 0) >= 0.5, v.get("drift_threshold", -40))
-        show("settle", v.get("settle_on", 0) >= 0.5, v.get("threshold", -18))
-        show("settle2", v.get("settle_on", 0) >= 0.5 and v.get("ratio2", 1) > 1.0,
-             v.get("threshold2", 0))
-        lim = v.get("limiter_on", 0) >= 0.5
+        def val(k):                       # a value not given yet is the table's default
+            return v.get(k, BY_ID[k].default)
+        show("gate", val("gate_on") >= 0.5, val("gate_threshold"))
+        show("drift", val("drift_on") >= 0.5, val("drift_threshold"))
+        show("settle", val("settle_on") >= 0.5, val("threshold"))
+        show("settle2", val("settle_on") >= 0.5 and val("ratio2") > 1.0, val("threshold2"))
+        lim = val("limiter_on") >= 0.5
         self.ceiling_line.setVisible(lim)
         if lim:
-            self.ceiling_line.setValue(v.get("ceiling", 0))
+            self.ceiling_line.setValue(val("ceiling"))
 
     def _recompute(self):
         if self._pending is None or self.curve_fn is None:

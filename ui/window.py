@@ -603,12 +603,15 @@ class MainWindow(QMainWindow):
 
     def _after_values_changed(self, ids: set):
         v = self._values
+
+        def on(k):                            # a value not given yet is the table's default
+            return v.get(k, BY_ID[k].default) >= 0.5
         for panel in self.panels.values():
             if panel.power is not None:
-                panel.set_active(v.get(panel.power.param.id, 1.0) >= 0.5)
-        self.gate_gr.set_active(v.get("gate_on", 1.0) >= 0.5)
-        self.settle_gr.set_active(v.get("settle_on", 1.0) >= 0.5)
-        self.bars.set_active(v.get("drift_on", 1.0) >= 0.5)
+                panel.set_active(on(panel.power.param.id))
+        self.gate_gr.set_active(on("gate_on"))
+        self.settle_gr.set_active(on("settle_on"))
+        self.bars.set_active(on("drift_on"))
         self.bars.set_cap(v.get("drift_max_lift"))
         self.curve.set_values(v)
         self._update_latency()
