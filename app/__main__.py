@@ -2,7 +2,7 @@ import faulthandler
 import signal
 import sys
 
-from .cli import main
+from app.cli import main
 
 # `kill -USR1 <pid>` prints every thread's Python stack to stderr (a hang, diagnosed)
 faulthandler.register(signal.SIGUSR1, all_threads=True)

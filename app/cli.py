@@ -9,7 +9,7 @@ import argparse
 import os
 import sys
 
-from .text import one_line
+from app.text import one_line
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
@@ -26,15 +26,15 @@ def cmd_params(args) -> int:
 
 
 def cmd_presets(args) -> int:
-    from .presets import list_presets
+    from app.presets import list_presets
     for name, origin in list_presets():
         print(f"{name:28s} {origin}")
     return 0
 
 
 def cmd_render(args) -> int:
-    from .render import render, render_batch
-    from .runcmd import values_from
+    from app.render import render, render_batch
+    from app.session.run import values_from
     if len(args.paths) < 2:
         raise UserError("render needs IN and OUT (uplift render IN... OUT)")
     inputs, out = args.paths[:-1], args.paths[-1]
@@ -64,17 +64,17 @@ def describe_render(out: str, summary: dict) -> str:
 
 
 def cmd_bench(args) -> int:
-    from .bench import main as bench_main
+    from app.bench import main as bench_main
     return bench_main([])
 
 
 def cmd_devices(args) -> int:
-    from .runcmd import devices
+    from app.session.run import devices
     return devices() or 0
 
 
 def cmd_run(args) -> int:
-    from .runcmd import run
+    from app.session.run import run
     return run(args, gui=None if getattr(args, "headless", False) else _gui_runner()) or 0
 
 
@@ -140,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("bench", help="engine cost per frame against JUCE, and latency") \
         .set_defaults(func=cmd_bench)
 
-    from .runcmd import add_run_arguments
+    from app.session.run import add_run_arguments
     for rp in run_parsers:
         add_run_arguments(rp)
     ap.set_defaults(func=cmd_default)
@@ -151,7 +151,7 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        from .render import RenderError
+        from app.render import RenderError
         known = (UserError, RenderError, KeyError, ValueError, OSError, RuntimeError)
         try:
             import soundfile
@@ -166,7 +166,7 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         return 130
     except BaseException as e:
-        from .render import Interrupted
+        from app.render import Interrupted
         if isinstance(e, Interrupted):     # SIGTERM/SIGHUP during a render, cleaned up
             return 128 + e.signum
         raise

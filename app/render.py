@@ -124,7 +124,7 @@ def _new_file_mode(out_path: str) -> int:
     try:
         return os.stat(out_path).st_mode & 0o7777
     except OSError:
-        from .settings import _umask
+        from app.settings import _umask
         return 0o666 & ~_umask()
 
 
@@ -220,7 +220,7 @@ def render(in_path: str, out_path: str, values: dict, block: int = 512,
             if progress:
                 sys.stderr.write("\n")
             if report_path:
-                from .report import write_report
+                from app.report import write_report
                 write_report(report_path, trace, in_path)
             os.chmod(tmp, _new_file_mode(out_path))
             os.replace(tmp, out_path)

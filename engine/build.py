@@ -1,8 +1,8 @@
 """Where the compiled engine lives, and its one-time build (product.md, "Start-up").
 
 The engine is machine code built by Numba from this package's sources (and the
-native host callbacks in app/jack_host.py and app/pa_host.py). It is built once per *source version* and
-kept in a folder named by a hash of
+native host callbacks in app/hosts/jack.py and app/hosts/portaudio.py). It is
+built once per *source version* and kept in a folder named by a hash of
 
 - the content of every source file that is compiled (engine/*.py and the
   native hosts), so an edited stage can never run as stale code: an edit is a
@@ -32,7 +32,7 @@ from numba.core import caching
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-NATIVE_HOSTS = ("app/jack_host.py", "app/pa_host.py")
+NATIVE_HOSTS = ("app/hosts/jack.py", "app/hosts/portaudio.py")
 
 
 def compiled_files(root: str = ROOT) -> tuple[str, ...]:

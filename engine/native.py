@@ -3,7 +3,7 @@
     void uplift_entry(int64 table, int64 x, int64 y, int64 nframes)
 
 Every path runs this one function: `Engine.process` calls it through `run`,
-and the PortAudio and JACK callbacks (app/pa_host.py, app/jack_host.py) call it
+and the PortAudio and JACK callbacks (app/hosts/portaudio.py, app/hosts/jack.py) call it
 through its address from their own cfuncs. It is a `@cfunc(cache=True)` built
 on first use (engine/build.py), so a process loads it from the cache instead
 of building it (product.md, "Start-up"); the hosts call it by address rather

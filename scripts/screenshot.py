@@ -49,22 +49,22 @@ def open_audio(note_list: list, blocksize: int = 64):
     """(session, cleanup callables, description)."""
     cleanups = []
     try:
-        from app.demo import demo_session
+        from app.session.demo import demo_session
         session = demo_session(blocksize=blocksize).start()
         cleanups.append(session.stop)
         return session, cleanups, "Built-in demo playing through a private JACK dummy server"
     except Exception as e:
         note_list.append(f"demo session unavailable ({e})")
     try:
-        from app import jack_host
-        from app.live import LiveSession
+        from app.hosts import jack as jack_host
+        from app.session.live import LiveSession
         server = jack_host.PrivateJackServer(period=blocksize).start()
         cleanups.append(server.stop)
         session = LiveSession(backend="jack", blocksize=blocksize, no_connect=True,
                               client_name="uplift")
         session.start()
         cleanups.insert(0, session.stop)
-        from app.demo import generate
+        from app.session.demo import generate
         player = jack_host.NativePlayer(generate(server.samplerate), name="uplift-demo")
         player.start(["uplift:in_1", "uplift:in_2"])
         cleanups.insert(0, player.close)

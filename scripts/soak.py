@@ -23,8 +23,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from app import jack_host as J  # noqa: E402
-from app.live import LiveSession  # noqa: E402
+from app.hosts import jack as J  # noqa: E402
+from app.session.live import LiveSession  # noqa: E402
 from engine.params import PARAMS  # noqa: E402
 
 # Values that move the output past the ceiling by design (post-limiter gain,
@@ -34,7 +34,7 @@ FIXED = {"limiter_on": 1, "mix": 100, "output_gain": 0, "bypass": 0, "delta": 0,
 
 def programme(sr: int) -> np.ndarray:
     """The demo phrase, then a clipped full-scale noise burst, then silence."""
-    from app.demo import generate
+    from app.session.demo import generate
     x = np.asarray(generate(sr), np.float32)
     if x.ndim == 1:
         x = np.stack([x, x], axis=1)

@@ -43,7 +43,7 @@ FIRST_BLOCK = """
 
 RUN = """
     import argparse
-    from app.runcmd import open_session
+    from app.session.run import open_session
     session = open_session(argparse.Namespace(demo=True, backend=None, blocksize=64, headless=True))
 """
 
@@ -51,7 +51,7 @@ GUI = """
     import argparse
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from ui.app import _qapp, build_window
-    from app.runcmd import open_session
+    from app.session.run import open_session
     app = _qapp()
     session = open_session(argparse.Namespace(demo=True, backend=None, blocksize=64))
     win = build_window(session, argparse.Namespace(), note=None, owns_session=True)

@@ -92,7 +92,7 @@ class Spinners:
 def measure_native(seconds: float = 20.0, warmup: float = 1.0, threads: int = 2,
                    client_name: str = "uplift-xrun") -> dict:
     """Uplift's native callback, steady state, with `threads` busy Python threads."""
-    from app.live import LiveSession
+    from app.session.live import LiveSession
     s = LiveSession(backend="jack", client_name=client_name)
     s.start()
     try:
@@ -169,7 +169,7 @@ def _close_releasing_gil(client):
     """Deactivate and close a jack-client Client through ctypes, which releases the GIL
     for the call: jack_deactivate waits for the process thread, and a Python process
     callback waiting for the GIL would otherwise deadlock against it."""
-    from app import jack_host as J
+    from app.hosts import jack as J
     ffi = __import__("jack")._ffi
     ptr = int(ffi.cast("uintptr_t", client._ptr)) if client._ptr else 0
     if ptr:
@@ -221,7 +221,7 @@ def main(argv=None) -> int:
         # wedge jackd (jack_deactivate blocks, SIGTERM is ignored), so it gets a server of
         # its own, which is killed afterwards.
         import json
-        from app import jack_host as J
+        from app.hosts import jack as J
         server = J.PrivateJackServer(a.samplerate, a.blocksize).start()
         try:
             r = measure_python(a.seconds, threads=a.threads, close=False)
@@ -229,7 +229,7 @@ def main(argv=None) -> int:
         finally:
             server.stop()
         os._exit(0)     # without jack_deactivate/close: see above
-    from app import jack_host as J
+    from app.hosts import jack as J
     server = None
     if not J.server_running():
         server = J.PrivateJackServer(48000, 64).start()

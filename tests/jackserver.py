@@ -19,7 +19,7 @@ import uuid
 def _forget(pid: int) -> None:
     # A SIGKILLed jackd keeps its slot in JACK2's 8-slot shm registry; free it,
     # or a few killed servers later no server can start on this machine.
-    from app.jack_host import forget_server_registration
+    from app.hosts.jack import forget_server_registration
     forget_server_registration(pid)
 
 

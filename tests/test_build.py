@@ -43,7 +43,7 @@ def test_build_key_is_the_sources_content_not_their_place(tmp_path):
         f.write("\n# a comment\n")
     assert build.build_key(clone) == build.build_key()
     # editing a stage, or a native host, is a new build
-    for rel in ("engine/limiter.py", "app/jack_host.py"):
+    for rel in ("engine/limiter.py", "app/hosts/jack.py"):
         path = os.path.join(clone, rel)
         with open(path) as f:
             text = f.read()
@@ -68,7 +68,7 @@ def test_a_second_clone_starts_warm_and_loads_everything(tmp_path):
     out = _python(clone, """
         import time
         from engine import Engine, build, native
-        from app import jack_host, pa_host
+        from app.hosts import jack as jack_host, portaudio as pa_host
         e = Engine(48000, 2, 0, 256)
         hits = [f.get()._cache_hits for f in (native.entry, jack_host.jack_process,
                                               pa_host.pa_callback, jack_host.player_process)]

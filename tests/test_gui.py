@@ -363,7 +363,7 @@ def test_block_size_menu_restarts_the_session(qtbot, engine_factory):
     w.timer.stop()
     drag(w.controls["amount"], dy=40)
     amount = first.get("amount")
-    w._fill_block_menu()
+    w.audio.fill_block_menu()
     act = next(a for a in w.block_menu.actions() if a.text().startswith("128 frames"))
     act.trigger()
     assert made and made[-1][1]["blocksize"] == 128
@@ -441,9 +441,9 @@ def test_midi_learn_and_forget_hooks(win, qtbot):
 
 
 def test_attach_midi_controller(win, tmp_path):
-    midi = pytest.importorskip("app.midi")
+    midi = pytest.importorskip("app.control.midi")
     if not hasattr(midi, "MidiController"):
-        pytest.skip("app.midi has no MidiController yet")
+        pytest.skip("app.control.midi has no MidiController yet")
     ctl = midi.MidiController(setter=win.session.set, values=win.values(), persist=False)
     win.attach_midi(ctl)
     win.controls["amount"]._toggle_learn()
@@ -499,9 +499,9 @@ def test_quantize_stays_in_range():
 # --- a real live session on a private JACK dummy server ---------------------------------------
 
 def test_window_on_a_live_jack_session(qtbot, jack_server):
-    live = pytest.importorskip("app.live")
-    from app import jack_host
-    from app.demo import generate
+    live = pytest.importorskip("app.session.live")
+    from app.hosts import jack as jack_host
+    from app.session.demo import generate
     s = live.LiveSession(backend="jack", blocksize=64, no_connect=True,
                          client_name="uplift-guitest").start()
     player = None
@@ -561,7 +561,7 @@ def test_drift_bars_show_band_levels_and_learned_floors(win):
 
 def test_main_falls_back_to_the_demo_when_the_device_fails(qapp, monkeypatch, engine_factory,
                                                           tmp_path):
-    runcmd = pytest.importorskip("app.runcmd")
+    runcmd = pytest.importorskip("app.session.run")
     import ui.app as uiapp
     monkeypatch.setenv("UPLIFT_CONFIG_DIR", str(tmp_path / "config"))
     calls, built = [], []

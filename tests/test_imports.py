@@ -95,5 +95,5 @@ def test_layers():
 def test_the_graph_is_read():
     """The walk finds real edges (a test of the test)."""
     g = _graph()
-    assert "engine.params" in g["engine.chain"] and "app.runcmd" in g["ui.app"]
+    assert "engine.params" in g["engine.chain"] and "app.session.run" in g["ui.app"]
     assert _cycles({"a": {"b"}, "b": {"a"}, "c": set()}) == [["a", "b"]]

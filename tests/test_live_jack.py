@@ -18,8 +18,8 @@ import jack
 import numpy as np
 import pytest
 
-from app import jack_host as J
-from app.live import LiveError, LiveSession
+from app.hosts import jack as J
+from app.session.live import LiveError, LiveSession
 from jackserver import JackServer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -377,7 +377,7 @@ def test_native_callback_ignores_busy_python_threads(jack_server):
 
 
 def _pa_has_jack():
-    from app import pa_host as P
+    from app.hosts import portaudio as P
     sd = P.pa()
     ok = any("JACK" in a["name"] and a["devices"] for a in sd.query_hostapis())
     P.release()
@@ -402,7 +402,7 @@ def test_portaudio_native_callback_through_jack_host_api(jack_server):
         assert s.io_latency_samples >= s.latency_samples
     finally:
         s.stop()
-    from app import pa_host as P
+    from app.hosts import portaudio as P
     assert P._sd._initialized == 0     # PortAudio released its JACK client before the server goes
 
 
@@ -410,7 +410,7 @@ def test_portaudio_native_callback_through_jack_host_api(jack_server):
 
 def _args(**kw):
     import argparse
-    from app.runcmd import add_run_arguments
+    from app.session.run import add_run_arguments
     ap = argparse.ArgumentParser()
     add_run_arguments(ap)
     ns = ap.parse_args([])
@@ -420,7 +420,7 @@ def _args(**kw):
 
 
 def test_run_headless_jack(jack_server, capsys):
-    from app.runcmd import run
+    from app.session.run import run
     rc = run(_args(headless=True, backend="jack", duration=1.5, set=["amount=55"]))
     out, err = capsys.readouterr()
     assert rc == 0
@@ -429,7 +429,7 @@ def test_run_headless_jack(jack_server, capsys):
 
 
 def test_run_errors_are_one_line(capsys, monkeypatch):
-    from app.runcmd import run
+    from app.session.run import run
     monkeypatch.setenv("JACK_DEFAULT_SERVER", "uplift-no-such-server")
     monkeypatch.setenv("JACK_NO_START_SERVER", "1")
     assert run(_args(headless=True, backend="jack", duration=1)) == 1
@@ -630,7 +630,7 @@ def test_reconnects_with_the_same_settings_and_wiring(jack_server):
 def test_run_headless_waits_for_the_server_and_carries_on(jack_server, capsys):
     """`uplift run` says once that the server went away, waits, and runs on when it
     is back (duration counted as usual)."""
-    from app.runcmd import run
+    from app.session.run import run
     result = {}
     t = threading.Thread(target=lambda: result.update(rc=run(_args(
         headless=True, backend="jack", duration=6.0, set=["amount=55"]))))

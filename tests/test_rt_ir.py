@@ -18,8 +18,8 @@ from numba import cfunc, types
 
 from engine import native
 
-from app import jack_host as J
-from app import pa_host as P
+from app.hosts import jack as J
+from app.hosts import portaudio as P
 
 ALLOC = re.compile(
     r"@\"?("

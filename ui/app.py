@@ -1,7 +1,7 @@
 """GUI entry points.
 
 `main(args)` — `uplift` with a display (app/cli.py): creates the QApplication,
-opens the live session the way `uplift run` does (app.runcmd.open_session:
+opens the live session the way `uplift run` does (app.session.run.open_session:
 PortAudio's default device, or what --backend/--device ask for; with no
 audio device at all, a private JACK dummy server playing the built-in demo),
 and shows the window. If the default device exists but cannot be opened
@@ -11,7 +11,7 @@ impossible (no jackd) does it show an offline engine fed with a generated
 demo (nothing audible, said so).
 
 `run_session(session, args)` — the window on an already started session
-(app.runcmd.run calls it for `uplift run` with a display); returns when the
+(app.session.run.run calls it for `uplift run` with a display); returns when the
 window closes. The caller stops the session it passed in; a session the
 window started itself (device or block-size change) is stopped here.
 """
@@ -32,7 +32,7 @@ def _parse(args) -> argparse.Namespace:
     if isinstance(args, argparse.Namespace):
         return args
     ap = argparse.ArgumentParser(prog="uplift")
-    from app.runcmd import add_run_arguments
+    from app.session.run import add_run_arguments
     add_run_arguments(ap)
     return ap.parse_args(list(args) if args is not None else [])
 
@@ -68,7 +68,7 @@ def describe(session, reason: str | None = None) -> str | None:
 
 def open_session(ns, values: dict | None = None, fallback: bool = True):
     """(started session, note) for the run arguments; see the module docstring."""
-    from app import runcmd
+    from app.session import run as runcmd
     notes: list[str] = []
     try:
         s = runcmd.open_session(ns, values, note=notes.append)
@@ -124,9 +124,9 @@ def _qapp():
 
 
 def attach_midi(window, ns=None):
-    """MIDI learn and control (app.runcmd.start_midi): the native JACK midi_in and,
+    """MIDI learn and control (app.session.run.start_midi): the native JACK midi_in and,
     with --midi-in, an rtmidi input; learned mappings and MIDI moves show on the knobs."""
-    from app.runcmd import start_midi
+    from app.session.run import start_midi
     try:
         ctl, inputs, errors = start_midi(window.session, getattr(ns, "midi_in", None),
                                          on_change=window.externalValue.emit,
@@ -185,7 +185,7 @@ def _exec(app, win, ns) -> int:
 
 
 def run_session(session, args) -> int:
-    """The window on a started session (app.runcmd.run); the caller stops `session`."""
+    """The window on a started session (app.session.run.run); the caller stops `session`."""
     ns = _parse(args)
     app = _qapp()
     win = build_window(session, ns, note=describe(session), owns_session=False)
@@ -250,7 +250,7 @@ def main(args=None) -> int:
     splash = _splash()
     _build_engine(splash)
     try:
-        from app.runcmd import values_from
+        from app.session.run import values_from
         values = values_from(ns)
     except ImportError:
         values = None

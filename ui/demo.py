@@ -3,7 +3,7 @@ with a generated signal by a QTimer.
 
 Used only when no live session can be opened and the live-session code offers
 no fallback (private JACK dummy server + demo player). Nothing is audible;
-the status bar says so. The signal is the live demo's phrase (app/demo.py).
+the status bar says so. The signal is the live demo's phrase (app/session/demo.py).
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ class EngineFeeder(QObject):
         self.engine = engine
         nin = engine.channels + getattr(engine, "sidechain_channels", 0)
         if signal is None:
-            from app.demo import generate
+            from app.session.demo import generate
             signal = generate(engine.samplerate)[:, :engine.channels]
         if signal.shape[1] < nin:
             signal = np.concatenate([signal, np.zeros((signal.shape[0], nin - signal.shape[1]),

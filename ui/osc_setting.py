@@ -31,7 +31,7 @@ class OscControl:
         return f"OSC off ({self.error})" if self.error else "OSC off"
 
     def start(self, port: int, host: str = LOCAL) -> bool:
-        from app.osc import OscError, OscServer
+        from app.control.osc import OscError, OscServer
         self.stop()
         try:
             self.server = OscServer(self._session, int(port), host).start()

@@ -7,7 +7,7 @@ the header; AMOUNT is the hero knob).
 
 The window works with any *session-like* object: `set(id, value)`, `get(id)`,
 `values()`, `meters()`, `latency_samples` (an `engine.Engine` or an
-`app.live.LiveSession`; optional: `io_latency_samples`, `stats()`,
+`app.session.live.LiveSession`; optional: `io_latency_samples`, `stats()`,
 `samplerate`/`engine.samplerate`, `stop()`). Parameter changes go only
 through `session.set` (the lock-free ring); meters are read by a QTimer from
 `session.meters()` (a seqlock snapshot), so nothing here can make audio wait.
@@ -27,7 +27,9 @@ from engine.params import BY_ID, GROUP_TITLES, PARAMS, Param
 
 from . import theme
 from .curve import TransferCurve
+from .audio_menu import AudioMenu, samplerate as _samplerate
 from .knob import Knob
+from .midi_learn import MidiLearn
 from .osc_setting import OscControl, OscDialog
 from .meters import DriftBars, GRMeter, LevelMeter
 from .switches import EnumSwitch, PowerSwitch, ToggleSwitch
@@ -37,7 +39,6 @@ METER_HZ = 30                 # meter timer rate (30..60 Hz)
 SYNC_EVERY = 5                # read session.values() every N meter ticks (external changes)
 KNOB_ROWS = 3
 HERO_ID = "amount"
-BLOCK_SIZES = (16, 32, 64, 128, 256, 512, 1024, 2048)
 
 PANEL_ORDER = ("input", "gate", "drift", "settle", "output")
 PANEL_TITLES = dict(GROUP_TITLES, input="INPUT")
@@ -66,14 +67,6 @@ def _load_presets_module():
         return importlib.import_module("app.presets")
     except Exception:
         return None
-
-
-def _samplerate(session) -> float:
-    for obj in (session, getattr(session, "engine", None)):
-        sr = getattr(obj, "samplerate", None) if obj is not None else None
-        if isinstance(sr, (int, float)) and sr > 0:
-            return float(sr)
-    return 48000.0
 
 
 class Panel(QFrame):
@@ -161,7 +154,7 @@ class Readout(QWidget):
 
 
 class MainWindow(QMainWindow):
-    # Aggregated control signals for the MIDI code (app/midi.py).
+    # Aggregated control signals for the MIDI code (app/control/midi.py).
     midiLearnRequested = pyqtSignal(str)
     midiForgetRequested = pyqtSignal(str)
     midiLearnCancelled = pyqtSignal(str)
@@ -190,6 +183,7 @@ class MainWindow(QMainWindow):
         self._values = self._read_values()
         self._tick_count = 0
         self._midi = None
+        self.midi_learn = MidiLearn(self)
         self.osc = OscControl(lambda: self.session)
         self._last_meters: dict = {}
         self._curve_fn = curve_fn
@@ -201,7 +195,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._sync_controls(self._values, force=True)
         self.externalValue.connect(self.set_param_display)
-        self.midiLearned.connect(self._on_midi_learned)
+        self.midiLearned.connect(self.midi_learn.learned)
         self.timer = QTimer(self)
         self.timer.setTimerType(Qt.TimerType.PreciseTimer)
         self.timer.setInterval(int(round(1000 / max(30, min(60, meter_hz)))))
@@ -354,7 +348,7 @@ class MainWindow(QMainWindow):
     def _register(self, w):
         self.controls[w.param.id] = w
         w.valueChanged.connect(self._on_control)
-        w.midiLearnRequested.connect(self._on_learn_requested)
+        w.midiLearnRequested.connect(self.midi_learn.requested)
         w.midiForgetRequested.connect(self.midiForgetRequested)
         w.midiLearnCancelled.connect(self.midiLearnCancelled)
 
@@ -363,14 +357,10 @@ class MainWindow(QMainWindow):
         mb = self.menuBar()
         self.preset_menu = QMenu("&Preset", self)
         self.preset_menu.aboutToShow.connect(self._fill_preset_menu)
-        self.audio_menu = QMenu("&Audio", self)
-        self.audio_menu.aboutToShow.connect(self._fill_audio_menu)
-        self.device_menu = QMenu("&Device", self)
-        self.device_menu.aboutToShow.connect(self._fill_device_menu)
-        self.block_menu = QMenu("&Block size", self)
-        self.block_menu.aboutToShow.connect(self._fill_block_menu)
-        self.audio_menu.addMenu(self.device_menu)
-        self.audio_menu.addMenu(self.block_menu)
+        self.audio = AudioMenu(self)
+        self.audio_menu = self.audio.menu
+        self.device_menu = self.audio.device_menu
+        self.block_menu = self.audio.block_menu
         if self.presets is not None:
             mb.addMenu(self.preset_menu)
             self.preset_button.setMenu(self.preset_menu)
@@ -389,7 +379,7 @@ class MainWindow(QMainWindow):
         view.addAction(act)
         self._fill_preset_menu()
         self._update_preset_button()
-        self._update_audio_button()
+        self.audio.update_button()
 
     def _fill_preset_menu(self):
         m = self.preset_menu
@@ -429,108 +419,11 @@ class MainWindow(QMainWindow):
             for n in users:
                 dm.addAction(n, lambda n=n: self.delete_preset(n))
 
-    def _fill_audio_menu(self):
-        m = self.audio_menu
-        for a in list(m.actions()):
-            if a.data() == "restart":
-                m.removeAction(a)
-        act = QAction("Restart audio", m)
-        act.setData("restart")
-        act.setEnabled(self.session_factory is not None)
-        act.triggered.connect(lambda: self.restart_session())
-        m.addAction(act)
-
-    def _fill_device_menu(self):
-        m = self.device_menu
-        m.clear()
-        if self.session_factory is None:
-            a = m.addAction("(no live session to restart)")
-            a.setEnabled(False)
-            return
-        info = self.session_info
-        cur = (bool(info.get("demo")), info.get("backend"),
-               None if info.get("demo") else info.get("device"))
-        group = QActionGroup(m)
-        for label, changes in self._list_devices():
-            a = m.addAction(label)
-            a.setCheckable(True)
-            a.setChecked((bool(changes.get("demo")), changes.get("backend"),
-                          changes.get("device")) == cur)
-            group.addAction(a)
-            a.triggered.connect(lambda _=False, c=changes: self.restart_session(**c))
-
-    def _block_size_fixed(self) -> bool:
-        """A real JACK server decides the period; the demo's private server does not."""
-        return self.session_info.get("backend") == "jack" and not self.session_info.get("demo")
-
-    def _fill_block_menu(self):
-        m = self.block_menu
-        m.clear()
-        cur = self.session_info.get("blocksize")
-        fixed = self._block_size_fixed()
-        if fixed:
-            a = m.addAction("JACK: the server sets the block size (jackd -p N)")
-            a.setEnabled(False)
-            m.addSeparator()
-        group = QActionGroup(m)
-        sr = _samplerate(self.session)
-        for n in BLOCK_SIZES:
-            a = m.addAction(f"{n} frames  ({n / sr * 1000:.2f} ms)")
-            a.setCheckable(True)
-            a.setChecked(cur == n)
-            a.setEnabled(self.session_factory is not None and not fixed)
-            group.addAction(a)
-            a.triggered.connect(lambda _=False, n=n: self.restart_session(blocksize=n))
-
-    def _list_devices(self) -> list[tuple[str, dict]]:
-        """(menu label, session changes): a running JACK server, PortAudio devices, the demo."""
-        out = []
-        try:
-            from app import jack_host
-            real_jack = self.session_info.get("backend") == "jack" and \
-                not self.session_info.get("demo")
-            if real_jack or jack_host.server_running():
-                out.append(("JACK server", {"backend": "jack", "device": None, "demo": False}))
-        except Exception:
-            pass
-        try:
-            from app import pa_host
-            devs = pa_host.usable_devices()
-        except Exception:
-            devs = []
-        if devs:
-            out.append(("PortAudio: system default",
-                        {"backend": "portaudio", "device": None, "demo": False}))
-        for d in devs:
-            name = str(d.get("name", d.get("index")))
-            out.append((f"PortAudio: {name}",
-                        {"backend": "portaudio", "device": name, "demo": False}))
-        out.append(("Built-in demo (private JACK dummy server)",
-                    {"backend": "jack", "device": None, "demo": True}))
-        return out
-
     def _update_preset_button(self):
         if self.presets is None:
             return
         name = self.preset_name or "— no preset —"
         self.preset_button.setText(f"Preset:  {name}{' *' if self.preset_modified else ''}  ▾")
-
-    def _update_audio_button(self):
-        info = self.session_info
-        parts = []
-        backend = info.get("backend")
-        if info.get("demo"):
-            parts.append("Demo")
-        if backend:
-            parts.append({"jack": "JACK", "portaudio": "PortAudio"}.get(backend, str(backend)))
-        dev = info.get("device")
-        if dev:
-            parts.append(str(dev)[:28])
-        sr = _samplerate(self.session)
-        parts.append(f"{sr / 1000:g} kHz")
-        if info.get("blocksize"):
-            parts.append(f"{info['blocksize']} frames")
-        self.audio_button.setText("  ·  ".join(parts) + "  ▾")
 
     # ------------------------------------------------------------------ parameters
     def _read_values(self) -> dict:
@@ -695,54 +588,8 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ session
     def restart_session(self, **changes) -> bool:
-        """Replace the live session (device / block size), carrying the parameters over."""
-        if self.session_factory is None:
-            return False
-        info = dict(self.session_info)
-        info.update(changes)
-        values = dict(self._values)
-        old = self.session
-        self.timer.stop()
-        try:
-            if hasattr(old, "stop"):
-                old.stop()
-        except Exception:
-            pass
-        try:
-            new, new_info, note = self._make_session(info)
-        except Exception as e:
-            self.show_error(f"could not start audio with {changes}: {e}", dialog=True)
-            try:
-                new, new_info, note = self._make_session(self.session_info)
-            except Exception as e2:
-                self.show_error(f"audio stopped: {e2}", dialog=True)
-                self.timer.start()
-                return False
-        for k, v in values.items():
-            with contextlib.suppress(Exception):
-                new.set(k, v)
-        # MIDI feedback and anything else listening to parameter changes moves along
-        if hasattr(new, "add_listener"):
-            for fn in getattr(old, "listeners", ()):
-                new.add_listener(fn)
-        self.session = new
-        self.session_info = new_info
-        self._update_audio_button()
-        self.set_note(note)
-        self._sync_controls(self._read_values(), force=True)
-        self.sessionChanged.emit(new)
-        self.timer.start()
-        return True
-
-    def _make_session(self, info: dict):
-        out = self.session_factory(**info)
-        if isinstance(out, tuple):
-            session = out[0]
-            new_info = out[1] if len(out) > 1 and out[1] else info
-            note = out[2] if len(out) > 2 else None
-        else:
-            session, new_info, note = out, info, None
-        return session, dict(new_info), note
+        """Replace the live session (device / block size); ui/audio_menu.py."""
+        return self.audio.restart_session(**changes)
 
     def set_note(self, note: str | None, error: bool = False):
         self.status_note.setText(note or "")
@@ -840,85 +687,25 @@ class MainWindow(QMainWindow):
         for w in (self.gate_gr, self.settle_gr):
             w.hold.reset()
 
-    # ------------------------------------------------------------------ MIDI hooks
-    def _on_learn_requested(self, pid: str):
-        for other, c in self.controls.items():
-            if other != pid and c.isMidiLearning():
-                c.cancelMidiLearn()
-        self.statusBar().showMessage(f"MIDI learn: move a controller for "
-                                     f"{BY_ID[pid].label} ({pid}) — Esc cancels")
-        self.midiLearnRequested.emit(pid)
-
+    # ------------------------------------------------------------------ MIDI (ui/midi_learn.py)
     def cancel_midi_learn(self):
         """Cancel any pending learn (Escape)."""
-        cancelled = False
-        for c in self.controls.values():
-            if c.isMidiLearning():
-                c.cancelMidiLearn()
-                cancelled = True
-        if cancelled:
-            self.statusBar().showMessage("MIDI learn cancelled", 2000)
-        return cancelled
+        return self.midi_learn.cancel()
 
     def set_midi_learning(self, pid: str, on: bool):
-        c = self.controls.get(pid)
-        if c is not None:
-            c.setMidiLearning(on)
-        if not on:
-            self.statusBar().clearMessage()
+        self.midi_learn.set_learning(pid, on)
 
     def set_midi_mapping(self, pid: str, text):
         """Show which controller is bound to a parameter (None clears)."""
-        c = self.controls.get(pid)
-        if c is not None:
-            c.setMidiMapping(text)
+        self.midi_learn.set_mapping(pid, text)
 
     def attach_midi(self, ctl):
-        """Wire an app.midi.MidiController (duck-typed: learn, cancel_learn, forget,
-        binding, notify, notify_values; on_change / on_learned callbacks)."""
+        """Wire an app.control.midi.MidiController (see MidiLearn.attach)."""
+        self.midi_learn.attach(ctl)
         self._midi = ctl
-        if getattr(ctl, "on_change", None) is None:
-            ctl.on_change = self.externalValue.emit
-        if getattr(ctl, "on_learned", None) is None:
-            ctl.on_learned = self.midiLearned.emit
-        self.midiLearnRequested.connect(lambda pid: ctl.learn(pid))
-        self.midiLearnCancelled.connect(lambda pid: ctl.cancel_learn())
-        self.midiForgetRequested.connect(self._midi_forget)
-        self.parameterChanged.connect(lambda pid, v: ctl.notify(pid, v))
-        self.refresh_midi_mappings()
 
     def refresh_midi_mappings(self):
-        ctl = self._midi
-        if ctl is None or not hasattr(ctl, "binding"):
-            return
-        for pid in self.controls:
-            try:
-                b = ctl.binding(pid)
-            except Exception:
-                b = None
-            self.set_midi_mapping(pid, None if b is None else f"CC {b[1]} · ch {b[0] + 1}")
-
-    def _midi_forget(self, pid: str):
-        c = self.controls.get(pid)
-        if c is not None and c.isMidiLearning():
-            c.setMidiLearning(False)
-        if self._midi is not None:
-            try:
-                self._midi.forget(pid)
-            except Exception as e:
-                self.show_error(f"MIDI: {e}")
-        self.set_midi_mapping(pid, None)
-        self.statusBar().showMessage(f"MIDI mapping of {BY_ID[pid].label} forgotten", 3000)
-
-    def _on_midi_learned(self, pid: str, channel: int, cc: int):
-        c = self.controls.get(pid)
-        if c is not None:
-            c.setMidiLearning(False)
-        self.refresh_midi_mappings()
-        if self._midi is None:
-            self.set_midi_mapping(pid, f"CC {cc} · ch {channel + 1}")
-        self.statusBar().showMessage(f"MIDI: CC {cc} (channel {channel + 1}) → "
-                                     f"{BY_ID[pid].label}", 4000)
+        self.midi_learn.refresh_mappings()
 
     def keyPressEvent(self, e):
         if e.key() == Qt.Key.Key_Escape and self.cancel_midi_learn():

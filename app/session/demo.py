@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .live import LiveSession
+from app.session.live import LiveSession
 
 # (start s, duration s, midi note, vowel)
 PHRASE = (
@@ -135,7 +135,7 @@ class DemoSession(LiveSession):
         self.demo = True
 
     def start(self) -> DemoSession:
-        from .jack_host import NativePlayer, PrivateJackServer
+        from app.hosts.jack import NativePlayer, PrivateJackServer
         if self.running:
             return self
         if self.server is None or self.server.proc is None or self.server.proc.poll() is not None:

@@ -2,9 +2,9 @@
 
 The audio callback is native on both backends (dsp.md, realtime rule 1):
 
-* JACK (app/jack_host.py): libjack's process callback is a Numba @cfunc; the
+* JACK (app/hosts/jack.py): libjack's process callback is a Numba @cfunc; the
   xrun and shutdown notifications are cfuncs too.
-* PortAudio (app/pa_host.py): sounddevice's expert mode with a @cfunc
+* PortAudio (app/hosts/portaudio.py): sounddevice's expert mode with a @cfunc
   PaStreamCallback.
 
 Both reach everything through one pointer: the address table of a `LiveState`
@@ -31,7 +31,7 @@ from engine.native import address_table
 from engine.params import param
 from engine.rt import midi_drain, midi_push
 
-from . import jack_host as J
+from app.hosts import jack as J
 import contextlib
 
 BACKENDS = ("jack", "portaudio")
@@ -237,7 +237,7 @@ class LiveSession:
                     client.connect(src, f"{n}:midi_in")
 
     def _start_portaudio(self):
-        from . import pa_host as P
+        from app.hosts import portaudio as P
         nin = self.channels + self.sidechain_channels
         try:
             din, dout, sr = P.resolve(self.device, self.requested_samplerate, self.channels, nin)
@@ -273,7 +273,7 @@ class LiveSession:
             finally:
                 self._client = None
         if self._pa is not None:
-            from . import pa_host as P
+            from app.hosts import portaudio as P
             self._pa.close(dead=dead)
             if dead and "JACK" in getattr(self._pa, "hostapi", ""):
                 P.poison()

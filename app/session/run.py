@@ -7,7 +7,7 @@
 With no --backend, PortAudio's default device is used; if PortAudio finds no
 usable device at all, Uplift says so in one line, starts a private
 `jackd -d dummy` and plays the built-in demo through the live engine
-(app/demo.py). Every error a user can cause is one line on stderr and a
+(app/session/demo.py). Every error a user can cause is one line on stderr and a
 non-zero exit status.
 """
 from __future__ import annotations
@@ -15,9 +15,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import jack_host as J
-from .live import LiveError, LiveSession
-from .text import one_line
+from app.hosts import jack as J
+from app.session.live import LiveError, LiveSession
+from app.text import one_line
 
 EXIT_FAILED = 1
 
@@ -73,7 +73,7 @@ def values_from(args) -> dict:
     preset = getattr(args, "preset", None)
     if preset:
         try:
-            from .presets import load_preset
+            from app.presets import load_preset
         except ImportError:
             raise LiveError("presets are not available in this build") from None
         values.update(load_preset(preset))
@@ -91,7 +91,7 @@ def start_midi(session, spec=None, on_change=None, on_learned=None, values=None,
     elsewhere goes out on the session's midi_out and, with `out_spec` (--midi-out),
     an rtmidi output. `current()` returns the session in use (the GUI replaces its
     session on restarts). Returns (controller, inputs and outputs to stop, errors)."""
-    from . import midi
+    from app.control import midi
     current = current or (lambda: session)
     ctl = midi.MidiController(setter=lambda k, v: current().set(k, v), on_change=on_change,
                               on_learned=on_learned,
@@ -130,7 +130,7 @@ def start_midi(session, spec=None, on_change=None, on_learned=None, values=None,
 def _no_device_reason() -> str | None:
     """Why PortAudio cannot be used (None if a default duplex device exists)."""
     try:
-        from . import pa_host as P
+        from app.hosts import portaudio as P
         sd = P.pa()
         din, dout = sd.default.device
         ok = din is not None and din >= 0 and dout is not None and dout >= 0
@@ -160,7 +160,7 @@ def open_session(args, values: dict | None = None, note=None):
                      f"and playing the built-in demo")
             demo = True
     if demo:
-        from .demo import DemoSession
+        from app.session.demo import DemoSession
         s = DemoSession(blocksize=getattr(args, "blocksize", None) or 64,
                         samplerate=getattr(args, "samplerate", None), **common)
         if getattr(args, "sidechain", False):
@@ -193,7 +193,7 @@ def run(args, gui=None) -> int:
         return _err(one_line(e))
     osc = None
     if getattr(args, "osc", None) is not None:
-        from .osc import OscError, OscServer
+        from app.control.osc import OscError, OscServer
         try:
             osc = OscServer(session, args.osc, getattr(args, "osc_host", "127.0.0.1")).start()
         except OscError as e:
@@ -215,7 +215,7 @@ def _run_started(session, args, gui) -> int:
                 session.stop()
         print("uplift: no GUI available here; showing headless meters (Ctrl-C to stop)",
               file=sys.stderr)
-    from .headless import run_headless
+    from app.session.headless import run_headless
     try:
         _, midi_inputs, midi_errors = start_midi(session, getattr(args, "midi_in", None),
                                                  out_spec=getattr(args, "midi_out", None))
@@ -238,7 +238,7 @@ def _run_started(session, args, gui) -> int:
 def devices() -> int:
     """`uplift devices`: PortAudio host APIs and devices, and the JACK server's status."""
     try:
-        from . import pa_host as P
+        from app.hosts import portaudio as P
         sd = P.pa()
         apis = sd.query_hostapis()
         devs = sd.query_devices()

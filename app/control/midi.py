@@ -312,7 +312,7 @@ class MidiController:
         """Replace the mappings with those in settings.json. Entries that are
         not valid are skipped and described in the returned list (also kept in
         `load_errors`); an unreadable settings file is reported the same way."""
-        from .settings import SettingsError, load_settings, settings_path
+        from app.settings import SettingsError, load_settings, settings_path
         errors: list[str] = []
         try:
             items = load_settings().get(self.SETTINGS_KEY, [])
@@ -339,13 +339,13 @@ class MidiController:
 
     def save_mappings(self) -> None:
         """Write the mappings to settings.json (atomically); raises SettingsError."""
-        from .settings import update_settings
+        from app.settings import update_settings
         update_settings(**{self.SETTINGS_KEY: self.mappings()})
 
     def _save(self) -> None:
         if not self.persist:
             return
-        from .settings import SettingsError
+        from app.settings import SettingsError
         try:
             self.save_mappings()
             self.save_error = None

@@ -24,7 +24,7 @@ from engine.build import native_cfunc
 from engine.native import call_entry, unpack
 from engine.rt import store_release, voidptr_to_int
 
-from .jack_host import (CF_NCH, CHUNK, L_ENGINE, L_ENTRY, LIVE_TYPE, ST_XRUNS, begin_cycle,
+from app.hosts.jack import (CF_NCH, CHUNK, L_ENGINE, L_ENTRY, LIVE_TYPE, ST_XRUNS, begin_cycle,
                         end_cycle)
 import contextlib
 

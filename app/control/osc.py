@@ -120,7 +120,7 @@ class OscServer:
     def _preset(self, client, args) -> None:
         if len(args) != 1 or not isinstance(args[0], str):
             raise ValueError("expected one preset name")
-        from .presets import load_preset
+        from app.presets import load_preset
         self._session().update(load_preset(args[0]))
 
     def _subscribe(self, client, args) -> None:

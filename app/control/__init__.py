@@ -1,0 +1,1 @@
+"""Remote control: MIDI (midi.py) and OSC (osc.py)."""

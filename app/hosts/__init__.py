@@ -1,0 +1,1 @@
+"""The audio hosts: JACK (jack.py) and PortAudio (portaudio.py), native callbacks."""
