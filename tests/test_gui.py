@@ -230,7 +230,7 @@ def test_preset_save_load_round_trip(win, tmp_path):
     path = win.save_preset_as("My take")
     assert path is not None and str(path).startswith(str(tmp_path))
     assert win.preset_name == "My take"
-    win._fill_preset_menu()
+    win.preset_ui.fill_menu()
     names = [a.text() for a in win.preset_menu.actions()]
     assert "My take" in names and "Save as…" in names
     for n in presets.factory_presets():

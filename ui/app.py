@@ -159,7 +159,7 @@ def build_window(session, ns, note=None, owns_session=False):
             name = preset
         win.preset_name = name
         win.preset_modified = bool(getattr(ns, "set", None))
-        win._update_preset_button()
+        win.preset_ui.update_button()
     attach_midi(win, ns)
     return win
 

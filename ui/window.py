@@ -19,8 +19,8 @@ import math
 import time
 
 from PyQt6.QtCore import QSize, Qt, QTimer, pyqtSignal
-from PyQt6.QtGui import QAction, QActionGroup, QKeySequence
-from PyQt6.QtWidgets import (QFrame, QGridLayout, QHBoxLayout, QInputDialog, QLabel,
+from PyQt6.QtGui import QAction, QKeySequence
+from PyQt6.QtWidgets import (QFrame, QGridLayout, QHBoxLayout, QLabel,
                              QMainWindow, QMenu, QMessageBox, QSizePolicy, QToolButton, QVBoxLayout, QWidget)
 
 from engine.params import BY_ID, GROUP_TITLES, PARAMS, Param
@@ -30,6 +30,7 @@ from .curve import TransferCurve
 from .audio_menu import AudioMenu, samplerate as _samplerate
 from .knob import Knob
 from .midi_learn import MidiLearn
+from .preset_menu import PresetMenu
 from .osc_setting import OscControl, OscDialog
 from .meters import DriftBars, GRMeter, LevelMeter
 from .switches import EnumSwitch, PowerSwitch, ToggleSwitch
@@ -184,6 +185,7 @@ class MainWindow(QMainWindow):
         self._tick_count = 0
         self._midi = None
         self.midi_learn = MidiLearn(self)
+        self.preset_ui = PresetMenu(self)
         self.osc = OscControl(lambda: self.session)
         self._last_meters: dict = {}
         self._curve_fn = curve_fn
@@ -356,7 +358,7 @@ class MainWindow(QMainWindow):
     def _build_menus(self):
         mb = self.menuBar()
         self.preset_menu = QMenu("&Preset", self)
-        self.preset_menu.aboutToShow.connect(self._fill_preset_menu)
+        self.preset_menu.aboutToShow.connect(self.preset_ui.fill_menu)
         self.audio = AudioMenu(self)
         self.audio_menu = self.audio.menu
         self.device_menu = self.audio.device_menu
@@ -377,55 +379,10 @@ class MainWindow(QMainWindow):
         act.setShortcut(QKeySequence("Ctrl+R"))
         act.triggered.connect(self.reset_holds)
         view.addAction(act)
-        self._fill_preset_menu()
-        self._update_preset_button()
+        self.preset_ui.fill_menu()
+        self.preset_ui.update_button()
         self.audio.update_button()
 
-    def _fill_preset_menu(self):
-        m = self.preset_menu
-        m.clear()
-        if self.presets is None:
-            a = m.addAction("Presets unavailable")
-            a.setEnabled(False)
-            return
-        try:
-            listing = list(self.presets.list_presets())
-        except Exception as e:
-            listing = [(n, "factory") for n in self.presets.factory_presets()]
-            self.show_error(f"presets: {e}")
-        group = QActionGroup(m)
-        group.setExclusive(True)
-        for kind, title in (("factory", "Factory"), ("user", "User")):
-            names = [n for n, k in listing if k == kind]
-            sec = m.addSection(title)
-            sec.setEnabled(False)
-            if not names:
-                a = m.addAction("(none yet — Save as… to add one)")
-                a.setEnabled(False)
-            for n in names:
-                a = m.addAction(n)
-                a.setCheckable(True)
-                a.setChecked(n == self.preset_name)
-                a.setData(n)
-                group.addAction(a)
-                a.triggered.connect(lambda _=False, n=n: self.load_preset(n))
-        m.addSeparator()
-        save = m.addAction("Save as…")
-        save.setShortcut(QKeySequence("Ctrl+S"))
-        save.triggered.connect(lambda: self.save_preset_as())
-        users = [n for n, k in listing if k == "user"]
-        if users and hasattr(self.presets, "delete_user_preset"):
-            dm = m.addMenu("Delete user preset")
-            for n in users:
-                dm.addAction(n, lambda n=n: self.delete_preset(n))
-
-    def _update_preset_button(self):
-        if self.presets is None:
-            return
-        name = self.preset_name or "— no preset —"
-        self.preset_button.setText(f"Preset:  {name}{' *' if self.preset_modified else ''}  ▾")
-
-    # ------------------------------------------------------------------ parameters
     def _read_values(self) -> dict:
         try:
             v = dict(self.session.values())
@@ -452,7 +409,7 @@ class MainWindow(QMainWindow):
         self._values[pid] = v
         if self.preset_name and not self.preset_modified and pid not in self._session_only():
             self.preset_modified = True
-            self._update_preset_button()
+            self.preset_ui.update_button()
         self._after_values_changed({pid})
         self.parameterChanged.emit(pid, v)
 
@@ -509,82 +466,22 @@ class MainWindow(QMainWindow):
         self.curve.set_values(v)
         self._update_latency()
 
-    def _session_only(self):
-        return getattr(self.presets, "SESSION_ONLY", ("bypass", "delta")) if self.presets \
-            else ("bypass", "delta")
-
     def values(self) -> dict:
         return dict(self._values)
 
-    # ------------------------------------------------------------------ presets
+    # ------------------------------------------------------------------ presets (ui/preset_menu.py)
     def load_preset(self, name: str) -> bool:
-        if self.presets is None:
-            return False
-        try:
-            values = dict(self.presets.load_preset(name))
-        except Exception as e:
-            self.show_error(f"preset {name!r} not loaded: {e}", dialog=True)
-            return False
-        for k in self._session_only():
-            values.pop(k, None)           # keep the monitoring state (bypass / delta)
-        try:
-            self.apply_values(values)
-        except Exception as e:
-            self.show_error(f"preset {name!r}: {e}", dialog=True)
-            self._sync_controls(self._read_values(), force=True)
-            return False
-        if self._midi is not None and hasattr(self._midi, "notify_values"):
-            self._midi.notify_values(self._values)
-        self.preset_name = name
-        self.preset_modified = False
-        self._update_preset_button()
-        self.statusBar().showMessage(f"Loaded preset “{name}”", 4000)
-        return True
+        return self.preset_ui.load(name)
 
     def save_preset_as(self, name: str | None = None, overwrite: bool | None = None):
         """Save the current values as a user preset; asks for a name when none is given."""
-        if self.presets is None:
-            return None
-        if name is None:
-            name, ok = QInputDialog.getText(self, "Save preset", "Preset name:",
-                                            text=self.preset_name or "")
-            if not ok or not name.strip():
-                return None
-            name = name.strip()
-            if overwrite is None:
-                try:
-                    exists = any(n == name and k == "user" for n, k in self.presets.list_presets())
-                except Exception:
-                    exists = False
-                if exists and QMessageBox.question(
-                        self, "Save preset", f"Replace the user preset “{name}”?") \
-                        != QMessageBox.StandardButton.Yes:
-                    return None
-        values = {k: v for k, v in self._values.items() if k not in self._session_only()}
-        try:
-            path = self.presets.save_user_preset(name, values)
-        except Exception as e:
-            self.show_error(f"preset not saved: {e}", dialog=True)
-            return None
-        self.preset_name = name
-        self.preset_modified = False
-        self._update_preset_button()
-        self.statusBar().showMessage(f"Saved preset “{name}” ({path})", 6000)
-        return path
+        return self.preset_ui.save_as(name, overwrite)
 
     def delete_preset(self, name: str):
-        if QMessageBox.question(self, "Delete preset", f"Delete the user preset “{name}”?") \
-                != QMessageBox.StandardButton.Yes:
-            return
-        try:
-            self.presets.delete_user_preset(name)
-        except Exception as e:
-            self.show_error(str(e), dialog=True)
-            return
-        if self.preset_name == name:
-            self.preset_modified = True
-            self._update_preset_button()
-        self.statusBar().showMessage(f"Deleted preset “{name}”", 4000)
+        self.preset_ui.delete(name)
+
+    def _session_only(self):
+        return self.preset_ui.session_only()
 
     # ------------------------------------------------------------------ session
     def restart_session(self, **changes) -> bool:
