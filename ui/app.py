@@ -79,7 +79,7 @@ def open_session(ns, values: dict | None = None, fallback: bool = True):
         return s, describe(s, reason)
     except (KeyError, ValueError):
         raise
-    except Exception as e:
+    except Exception as e:   # any device failure: fall back to the demo, say why
         explicit = any(getattr(ns, k, None) for k in ("backend", "device", "demo"))
         if not fallback or explicit:
             raise
@@ -89,7 +89,7 @@ def open_session(ns, values: dict | None = None, fallback: bool = True):
     try:
         s = runcmd.open_session(demo_ns, values)
         return s, describe(s, f"Audio device failed ({err})")
-    except Exception as e2:
+    except Exception as e2:  # the demo failed too: said, the window shows why
         err = f"{err}; demo: {one_line(e2)}"
     from .demo import OfflineDemoSession
     s = OfflineDemoSession(channels=getattr(ns, "channels", None) or 2).start()
@@ -134,7 +134,7 @@ def attach_midi(window, ns=None):
                                          values=window.values(),
                                          out_spec=getattr(ns, "midi_out", None),
                                          current=lambda: window.session)
-    except Exception as e:
+    except Exception as e:   # MIDI is optional: said, the window runs
         window.show_error(f"MIDI unavailable: {one_line(e)}")
         return None
     window.attach_midi(ctl)
@@ -155,7 +155,7 @@ def build_window(session, ns, note=None, owns_session=False):
     if preset and win.presets is not None:
         try:
             name = win.presets.find_preset(preset)[0]
-        except Exception:
+        except ValueError:
             name = preset
         win.preset_name = name
         win.preset_modified = bool(getattr(ns, "set", None))
@@ -280,7 +280,7 @@ def _stop(session):
     try:
         if hasattr(session, "stop"):
             session.stop()
-    except Exception:
+    except Exception:        # stopping at exit: nothing left to tell anyone
         pass
 
 

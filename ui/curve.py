@@ -35,7 +35,7 @@ def find_curve_function():
     (chain_curve_db(levels_db, values)); None while that module is missing."""
     try:
         mod = importlib.import_module("engine.curve")
-    except Exception:
+    except ImportError:
         return None
     fn = getattr(mod, "chain_curve_db", None)
     if not callable(fn):

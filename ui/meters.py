@@ -263,7 +263,7 @@ def band_centres(n: int = 40) -> np.ndarray:
     for modname in ("engine.drift_bank", "engine.drift"):
         try:
             mod = importlib.import_module(modname)
-        except Exception:
+        except ImportError:
             continue
         for name in ("band_centres", "BAND_CENTRES", "CENTRES", "centres", "band_centers"):
             obj = getattr(mod, name, None)
@@ -271,7 +271,7 @@ def band_centres(n: int = 40) -> np.ndarray:
                 continue
             try:
                 c = np.asarray(obj() if callable(obj) else obj, dtype=float).ravel()
-            except Exception:
+            except (TypeError, ValueError):
                 continue
             if c.size == n and np.all(np.isfinite(c)) and np.all(np.diff(c) > 0):
                 return c

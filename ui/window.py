@@ -66,7 +66,7 @@ def placement(p: Param) -> tuple[str, str]:
 def _load_presets_module():
     try:
         return importlib.import_module("app.presets")
-    except Exception:
+    except ImportError:
         return None
 
 
@@ -386,13 +386,13 @@ class MainWindow(QMainWindow):
     def _read_values(self) -> dict:
         try:
             v = dict(self.session.values())
-        except Exception:
+        except Exception:                 # a stopped session: the table's defaults
             v = {}
         for p in PARAMS:
             if p.id not in v:
                 try:
                     v[p.id] = float(self.session.get(p.id))
-                except Exception:
+                except Exception:         # a stopped session: the table's defaults
                     v[p.id] = p.default
         return {k: float(x) for k, x in v.items() if k in BY_ID}
 
@@ -400,7 +400,7 @@ class MainWindow(QMainWindow):
         """A control moved: send it through the session (validated, lock-free ring)."""
         try:
             v = self.session.set(pid, value)
-        except Exception as e:
+        except Exception as e:            # out of range, a dead session: said in the status bar
             self.show_error(str(e))
             with contextlib.suppress(Exception):
                 self.controls[pid].setValue(self.session.get(pid))
@@ -499,7 +499,7 @@ class MainWindow(QMainWindow):
         self._tick_count += 1
         try:
             m = self.session.meters()
-        except Exception as e:
+        except Exception as e:            # a dead session: said, the window keeps running
             self.statusBar().showMessage(f"meters unavailable: {e}", 2000)
             return
         self._last_meters = m
@@ -524,12 +524,12 @@ class MainWindow(QMainWindow):
         sr = _samplerate(self.session)
         try:
             lat = int(self.session.latency_samples)
-        except Exception:
+        except Exception:                 # a dead session: the readout keeps its value
             return
         io = getattr(self.session, "io_latency_samples", None)
         try:
             io = int(io) if io is not None else None
-        except Exception:
+        except (TypeError, ValueError):
             io = None
         text = f"{lat / sr * 1000:.2f} ms"
         tip = f"algorithmic: {lat} samples = {lat / sr * 1000:.3f} ms at {sr:g} Hz"
@@ -549,7 +549,7 @@ class MainWindow(QMainWindow):
         if hasattr(self.session, "stats") and self._tick_count % 4 == 1:
             try:
                 stats = dict(self.session.stats())
-            except Exception:
+            except Exception:         # a dead session: no statistics
                 stats = {}
             self._stats = stats
         else:

@@ -416,7 +416,7 @@ class MidiController:
             try:
                 send(msg)
                 self.stats["sent"] += 1
-            except Exception as e:
+            except Exception as e:   # an output (device, JACK) must not stop feedback to the others
                 self.stats["callback_errors"] += 1
                 log.warning("MIDI feedback through %r failed: %s", send, e)
 
@@ -574,7 +574,7 @@ class MidiController:
         if self.setter is not None:
             try:
                 self.setter(pid, value)
-            except Exception as e:
+            except Exception as e:   # the setter is the caller's: counted, the MIDI thread lives
                 ok = False
                 self.stats["callback_errors"] += 1
                 log.warning("MIDI: setting %s to %s failed: %s", pid, value, e)
@@ -588,7 +588,7 @@ class MidiController:
             return
         try:
             fn(*args)
-        except Exception as e:
+        except Exception as e:   # a GUI callback must not kill the MIDI thread
             self.stats["callback_errors"] += 1
             log.warning("MIDI callback %r failed: %s", fn, e)
 
@@ -670,7 +670,7 @@ def list_input_ports(api="jack") -> list[str]:
     try:
         mi = _open_midi_in(_api(api), "uplift-probe", 16)
         return list(mi.get_ports())
-    except Exception:
+    except Exception:        # documented: [] where the API is unavailable, never raises
         return []
     finally:
         if mi is not None:
@@ -788,7 +788,7 @@ class MidiInput:
         except MidiError:
             self._close_all()
             raise
-        except Exception as e:
+        except Exception as e:   # rtmidi raises its own and system errors: one MidiError
             self._close_all()
             raise MidiError(f"cannot open MIDI input: {e}") from None
 
@@ -957,7 +957,7 @@ class MidiPoller:
             try:
                 self.poll_once()
                 backoff = self.interval
-            except Exception as e:
+            except Exception as e:   # never let the poller thread die
                 self.errors += 1
                 self.last_error = str(e)
                 backoff = min(max(backoff * 2, self.interval), 1.0)
@@ -1031,7 +1031,7 @@ class MidiOutput:
                     self.dropped += 1
                     return
                 self._mo.send_message(list(msg))
-            except Exception as e:
+            except Exception as e:   # a vanished port: dropped, counted, retried
                 self.dropped += 1
                 self.connected_to = None if self.wanted is not None else self.connected_to
                 log.debug("MIDI feedback not sent: %s", e)

@@ -66,7 +66,7 @@ def release():
     while _sd._initialized:
         try:
             _sd._terminate()
-        except Exception:
+        except Exception:            # already torn down: nothing more to release
             break
 
 
@@ -184,14 +184,14 @@ class PaStream:
     def start(self):
         try:
             self.stream.start()
-        except Exception as e:
+        except Exception as e:   # any device failure: one clear PaError
             raise PaError(f"could not start the audio stream: {_clean(e)}") from None
 
     @property
     def active(self) -> bool:
         try:
             return bool(self.stream.active)
-        except Exception:
+        except Exception:        # a stream that cannot say is not active
             return False
 
     def close(self, dead: bool = False):
@@ -200,5 +200,5 @@ class PaStream:
         try:
             self.stream.abort(ignore_errors=True)
             self.stream.close(ignore_errors=True)
-        except Exception:
+        except Exception:        # closing a dead stream: nothing left to do
             pass

@@ -151,7 +151,7 @@ class DemoSession(LiveSession):
             for k, dst in enumerate(c.physical(output=False)[:2]):
                 c.connect(f"{c.name}:out_{min(k, self.channels - 1) + 1}", dst)
             self.player.start([f"{c.name}:in_{k % self.channels + 1}" for k in range(2)])
-        except Exception:
+        except Exception:                # whatever failed: nothing half-started is left
             self.stop()
             raise
         return self

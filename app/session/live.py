@@ -123,7 +123,7 @@ class LiveSession:
                     self._start_jack()
                 else:
                     self._start_portaudio()
-            except Exception:
+            except Exception:            # whatever failed: nothing half-started is left
                 self._teardown(dead=False)
                 raise
             self.running = True
@@ -358,7 +358,7 @@ class LiveSession:
         for fn in list(self.listeners):
             try:
                 fn(p.id, v)
-            except Exception as e:
+            except Exception as e:       # a listener (MIDI feedback) must not break a set()
                 log.warning("listener of %s failed: %s", p.id, e)
         return v
 

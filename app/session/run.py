@@ -115,14 +115,14 @@ def start_midi(session, spec=None, on_change=None, on_learned=None, values=None,
     if spec:
         try:
             inputs.append(midi.open_input(ctl, spec))
-        except Exception as e:
+        except Exception as e:       # a MIDI device is optional: said, the session runs
             errors.append(f"MIDI input {spec!r}: {one_line(e)}")
     if out_spec:
         try:
             out = midi.open_output(out_spec)
             inputs.append(out)
             ctl.add_output(out.send)
-        except Exception as e:
+        except Exception as e:       # a MIDI device is optional: said, the session runs
             errors.append(f"MIDI output {out_spec!r}: {one_line(e)}")
     return ctl, inputs, errors
 
@@ -139,7 +139,7 @@ def _no_device_reason() -> str | None:
         if not ok or not devs:
             return "no audio device found"
         return None
-    except Exception as e:
+    except Exception as e:   # any PortAudio failure means the same: use the demo
         return f"PortAudio unavailable ({str(e).splitlines()[0] if str(e) else type(e).__name__})"
 
 
@@ -219,7 +219,7 @@ def _run_started(session, args, gui) -> int:
     try:
         _, midi_inputs, midi_errors = start_midi(session, getattr(args, "midi_in", None),
                                                  out_spec=getattr(args, "midi_out", None))
-    except Exception as e:
+    except Exception as e:   # MIDI is optional: said, the meters run
         midi_inputs, midi_errors = [], [f"MIDI unavailable: {one_line(e)}"]
     for m in midi_errors:
         print(f"uplift: {m}", file=sys.stderr)
@@ -254,7 +254,7 @@ def devices() -> int:
         if not len(devs):
             print("  (no audio devices: `uplift run` will play the demo on a private JACK server)")
         P.release()
-    except Exception as e:
+    except Exception as e:   # a report: PortAudio failing is itself the answer
         print(f"PortAudio: unavailable ({one_line(e)})")
     if not J.available():
         print("JACK: not installed (libjack not found)")
