@@ -97,3 +97,18 @@ def test_the_graph_is_read():
     g = _graph()
     assert "engine.params" in g["engine.chain"] and "app.session.run" in g["ui.app"]
     assert _cycles({"a": {"b"}, "b": {"a"}, "c": set()}) == [["a", "b"]]
+
+
+def test_every_session_kind_is_a_session():
+    """The window, OSC and MIDI take any Session: the engine itself, a live
+    stream, the demos."""
+    from app.session import Session
+    from app.session.demo import DemoSession
+    from app.session.live import LiveSession
+    from engine import Engine
+    from ui.demo import EngineSession, OfflineDemoSession
+    for cls in (Engine, LiveSession, DemoSession, EngineSession, OfflineDemoSession):
+        missing = [m for m in ("set", "get", "values", "update", "meters", "latency_samples")
+                   if not hasattr(cls, m)]
+        assert not missing, f"{cls.__name__} lacks {missing}"
+    assert isinstance(Engine(48000, 1, 0, 64), Session)

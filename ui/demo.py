@@ -66,6 +66,9 @@ class EngineSession:
     def values(self):
         return self.engine.values()
 
+    def update(self, values):
+        self.engine.update(values)
+
     def meters(self):
         return self.engine.meters()
 
