@@ -32,7 +32,7 @@ from numba.core import caching
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-NATIVE_HOSTS = ("app/hosts/jack.py", "app/hosts/portaudio.py")
+NATIVE_HOSTS = ("app/hosts/cycle.py", "app/hosts/jack.py", "app/hosts/portaudio.py")
 
 
 def compiled_files(root: str = ROOT) -> tuple[str, ...]:

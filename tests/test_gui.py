@@ -651,3 +651,30 @@ def test_osc_is_a_gui_setting_kept_across_restarts(win, qtbot, monkeypatch):
         busy.bind(("127.0.0.1", 0))
         assert not again.osc.start(busy.getsockname()[1])
         assert "cannot listen for OSC" in again.osc.status()
+
+
+def test_quit_preset_marker_and_dimmed_controls(win, qtbot):
+    """Quit (Ctrl+Q) is in the menu; the preset menu opens on its first heading,
+    not a separator; the modified marker goes away when the value is set back;
+    the RMS window dims in peak mode; the meters dim in bypass."""
+    assert win.quit_action.shortcut().toString() == "Ctrl+Q"
+    win.preset_ui.fill_menu()
+    first = win.preset_menu.actions()[0]
+    assert not first.isSeparator() and first.text() == "FACTORY"
+    assert win.load_preset("Vocal tracking")
+    start = win._values["amount"]
+    win._on_control("amount", start + 10.0)
+    assert "*" in win.preset_button.text()
+    win._on_control("amount", start)
+    assert "*" not in win.preset_button.text()
+    win._on_control("detector", 0.0)
+    assert not win.controls["rms_window"]._active
+    win._on_control("detector", 1.0)
+    assert win.controls["rms_window"]._active
+    assert win.bars.active and win.settle_gr.active
+    win._on_control("bypass", 1.0)
+    assert not win.bars.active and not win.settle_gr.active
+    win._on_control("bypass", 0.0)
+    assert win.bars.active
+    win.quit_action.trigger()
+    assert not win.isVisible()

@@ -18,6 +18,7 @@ import jack
 import numpy as np
 import pytest
 
+from app.hosts import cycle as C
 from app.hosts import jack as J
 from app.session.live import LiveError, LiveSession
 from jackserver import JackServer
@@ -550,7 +551,7 @@ def test_midi_flood_work_per_cycle_is_bounded(jack_server):
     """The audio thread copies at most MIDI_CYCLE_BYTES of MIDI per cycle: three
     2,000-byte SysEx messages in one cycle give two, and the third is counted as
     dropped (stats), not copied."""
-    assert J.MIDI_CYCLE_BYTES == 4096
+    assert C.MIDI_CYCLE_BYTES == 4096
     s = LiveSession(backend="jack", no_connect=True)
     s.start()
     c = jack.Client("t-flood", no_start_server=True)
@@ -712,7 +713,7 @@ def test_midi_flood_costs_no_more_xruns_than_a_quiet_window(jack_server):
             received0 = received[0]
             # the worst callback of the flood window alone (a benign race with the
             # audio thread's own store: a test-only reset)
-            s._host.fstats[J.FS_LOAD_MAX] = 0.0
+            s._host.fstats[C.FS_LOAD_MAX] = 0.0
             x1 = xruns[0]
             state["next"] = 0
             state["on"] = True

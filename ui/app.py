@@ -158,8 +158,11 @@ def build_window(session, ns, note=None, owns_session=False):
         except ValueError:
             name = preset
         win.preset_name = name
-        win.preset_modified = bool(getattr(ns, "set", None))
-        win.preset_ui.update_button()
+        try:
+            win.preset_ui.loaded = dict(win.presets.load_preset(name))
+        except ValueError:
+            win.preset_ui.loaded = {}
+        win.preset_ui.value_changed()          # --set on top of the preset: modified
     attach_midi(win, ns)
     return win
 

@@ -8,15 +8,36 @@ from PyQt6.QtGui import QActionGroup, QKeySequence
 from PyQt6.QtWidgets import QInputDialog, QMessageBox
 
 from app.settings import SettingsError
+from engine.params import BY_ID
 
 #: What reading or writing a preset raises (PresetError is a ValueError; an
 #: unknown id a KeyError; the disk an OSError or SettingsError)
 PRESET_ERRORS = (ValueError, KeyError, OSError, SettingsError)
 
 
+def _same(pid: str, a, b) -> bool:
+    """Equal to the knob's resolution (a millionth of the range)."""
+    if a is None or b is None:
+        return a is b
+    p = BY_ID.get(pid)
+    span = (p.max - p.min) if p is not None else 1.0
+    return abs(float(a) - float(b)) <= 1e-6 * span
+
+
 class PresetMenu:
     def __init__(self, w):
         self.w = w
+        self.loaded: dict = {}          # the values of the preset loaded or saved last
+
+    def value_changed(self):
+        """A value moved: the preset is modified while any value differs from it
+        (moving a knob back to the preset's value clears the marker)."""
+        w = self.w
+        modified = any(not _same(k, w._values.get(k), v) for k, v in self.loaded.items()
+                       if k not in self.session_only())
+        if modified != w.preset_modified:
+            w.preset_modified = modified
+            self.update_button()
 
     def fill_menu(self):
         m = self.w.preset_menu
@@ -34,8 +55,10 @@ class PresetMenu:
         group.setExclusive(True)
         for kind, title in (("factory", "Factory"), ("user", "User")):
             names = [n for n, k in listing if k == kind]
-            sec = m.addSection(title)
-            sec.setEnabled(False)
+            if kind == "user":
+                m.addSeparator()
+            head = m.addAction(title.upper())
+            head.setEnabled(False)
             if not names:
                 a = m.addAction("(none yet — Save as… to add one)")
                 a.setEnabled(False)
@@ -86,6 +109,7 @@ class PresetMenu:
             self.w._midi.notify_values(self.w._values)
         self.w.preset_name = name
         self.w.preset_modified = False
+        self.loaded = dict(self.w._values)
         self.update_button()
         self.w.statusBar().showMessage(f"Loaded preset “{name}”", 4000)
         return True
@@ -117,6 +141,7 @@ class PresetMenu:
             return None
         self.w.preset_name = name
         self.w.preset_modified = False
+        self.loaded = dict(self.w._values)
         self.update_button()
         self.w.statusBar().showMessage(f"Saved preset “{name}” ({path})", 6000)
         return path

@@ -357,6 +357,13 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ menus
     def _build_menus(self):
         mb = self.menuBar()
+        app_menu = mb.addMenu("&Uplift")
+        quit_ = QAction("&Quit", self)
+        quit_.setShortcut(QKeySequence("Ctrl+Q"))
+        quit_.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+        quit_.triggered.connect(self.close)
+        app_menu.addAction(quit_)
+        self.quit_action = quit_
         self.preset_menu = QMenu("&Preset", self)
         self.preset_menu.aboutToShow.connect(self.preset_ui.fill_menu)
         self.audio = AudioMenu(self)
@@ -407,9 +414,8 @@ class MainWindow(QMainWindow):
             return
         v = float(v) if isinstance(v, (int, float)) else float(value)
         self._values[pid] = v
-        if self.preset_name and not self.preset_modified and pid not in self._session_only():
-            self.preset_modified = True
-            self.preset_ui.update_button()
+        if self.preset_name and pid not in self._session_only():
+            self.preset_ui.value_changed()
         self._after_values_changed({pid})
         self.parameterChanged.emit(pid, v)
 
@@ -459,9 +465,16 @@ class MainWindow(QMainWindow):
         for panel in self.panels.values():
             if panel.power is not None:
                 panel.set_active(on(panel.power.param.id))
-        self.gate_gr.set_active(on("gate_on"))
-        self.settle_gr.set_active(on("settle_on"))
-        self.bars.set_active(on("drift_on"))
+        # the RMS window only matters to the RMS detector
+        rms = self.controls.get("rms_window")
+        if rms is not None:
+            rms.setActive(on("settle_on")
+                          and v.get("detector", 0.0) == BY_ID["detector"].choices.index("rms"))
+        # in bypass the meters still show the processing, but it is not heard: dimmed
+        heard = not on("bypass")
+        self.gate_gr.set_active(on("gate_on") and heard)
+        self.settle_gr.set_active(on("settle_on") and heard)
+        self.bars.set_active(on("drift_on") and heard)
         self.bars.set_cap(v.get("drift_max_lift"))
         self.curve.set_values(v)
         self._update_latency()

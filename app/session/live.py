@@ -31,6 +31,7 @@ from engine.native import address_table
 from engine.params import param
 from engine.rt import midi_drain, midi_push
 
+from app.hosts import cycle as C
 from app.hosts import jack as J
 import contextlib
 
@@ -170,8 +171,8 @@ class LiveSession:
 
     def _build_state(self, samplerate):
         eng = self._engine_for(samplerate)
-        self._host = J.host_alloc(self.channels, self.sidechain_channels, self.midi, eng.table)
-        self._live_state = J.LiveState(core=eng.state.core, host=self._host)
+        self._host = C.host_alloc(self.channels, self.sidechain_channels, self.midi, eng.table)
+        self._live_state = C.LiveState(core=eng.state.core, host=self._host)
         self._table = address_table(self._live_state)
         return eng
 
@@ -193,18 +194,18 @@ class LiveSession:
         n = client.name
         names = {}
         for k in range(self.channels):
-            h.ports[J.P_IN + k] = client.register(f"in_{k + 1}")
+            h.ports[C.P_IN + k] = client.register(f"in_{k + 1}")
             names[f"in_{k + 1}"] = f"{n}:in_{k + 1}"
         for k in range(self.sidechain_channels):
-            h.ports[J.P_SC + k] = client.register(f"sc_{k + 1}")
+            h.ports[C.P_SC + k] = client.register(f"sc_{k + 1}")
             names[f"sc_{k + 1}"] = f"{n}:sc_{k + 1}"
         for k in range(self.channels):
-            h.ports[J.P_OUT + k] = client.register(f"out_{k + 1}", output=True)
+            h.ports[C.P_OUT + k] = client.register(f"out_{k + 1}", output=True)
             names[f"out_{k + 1}"] = f"{n}:out_{k + 1}"
         if self.midi:
-            h.ports[J.P_MIDI] = client.register("midi_in", midi=True)
+            h.ports[C.P_MIDI] = client.register("midi_in", midi=True)
             names["midi_in"] = f"{n}:midi_in"
-            h.ports[J.P_MIDI_OUT] = client.register("midi_out", midi=True, output=True)
+            h.ports[C.P_MIDI_OUT] = client.register("midi_out", midi=True, output=True)
             names["midi_out"] = f"{n}:midi_out"
         self.port_names = names
         client.set_callbacks(self._cfunc, int(self._table.ctypes.data), h.stats)
@@ -263,7 +264,7 @@ class LiveSession:
             raise LiveError(str(e)) from None
 
     def _dead(self) -> bool:
-        return self._host is not None and bool(self._host.stats[J.ST_SHUTDOWN])
+        return self._host is not None and bool(self._host.stats[C.ST_SHUTDOWN])
 
     def _teardown(self, dead: bool):
         """Close the stream/client; keep the engine (and its values)."""
@@ -292,12 +293,12 @@ class LiveSession:
                 last_wiring = now
                 self._note_wiring()
             lost = None
-            if self._host is not None and self._host.stats[J.ST_SHUTDOWN]:
+            if self._host is not None and self._host.stats[C.ST_SHUTDOWN]:
                 lost = "the JACK server stopped (or shut Uplift's client down)"
             elif self._pa is not None and not self._pa.active:
                 lost = "the audio stream stopped (device lost?)"
                 if "JACK" in self._pa.hostapi:
-                    self._host.stats[J.ST_SHUTDOWN] = 1
+                    self._host.stats[C.ST_SHUTDOWN] = 1
             if lost:
                 with self._lock:
                     if self._stop_evt.is_set():
@@ -370,7 +371,7 @@ class LiveSession:
         """Queue one MIDI message for CLIENT:midi_out (written at the next cycle).
         False if there is no midi_out or its ring is full (counted in stats)."""
         h = self._host
-        if h is None or not self.midi or not 0 < len(msg) <= J.MIDI_OUT_MAX_MSG:
+        if h is None or not self.midi or not 0 < len(msg) <= C.MIDI_OUT_MAX_MSG:
             return False
         with self._send_lock:
             return bool(midi_push(h.out_hdr, h.out_data, np.frombuffer(bytes(msg), np.uint8),
@@ -437,18 +438,18 @@ class LiveSession:
                     "running": self.running, "error": self.error, "backend": self.backend,
                     "waiting": self.waiting, "reconnects": self.reconnects}
         st = h.stats
-        frames = int(st[J.ST_FRAMES])
-        busy = int(st[J.ST_BUSY_NS])
+        frames = int(st[C.ST_FRAMES])
+        busy = int(st[C.ST_BUSY_NS])
         sr = self.samplerate or 48000.0
         out = {
-            "callbacks": int(st[J.ST_CALLBACKS]),
-            "xruns": int(st[J.ST_XRUNS]),
-            "load": float(h.fstats[J.FS_LOAD]),
-            "load_max": float(h.fstats[J.FS_LOAD_MAX]),
+            "callbacks": int(st[C.ST_CALLBACKS]),
+            "xruns": int(st[C.ST_XRUNS]),
+            "load": float(h.fstats[C.FS_LOAD]),
+            "load_max": float(h.fstats[C.FS_LOAD_MAX]),
             "load_avg": busy / (frames / sr * 1e9) if frames else 0.0,
             "frames": frames,
             "samplerate": self.samplerate,
-            "blocksize": int(st[J.ST_LAST_NFRAMES]) or self.blocksize,
+            "blocksize": int(st[C.ST_LAST_NFRAMES]) or self.blocksize,
             "latency_samples": self.latency_samples,
             "io_latency_samples": self.io_latency_samples if self.running else None,
             "midi_dropped": int(h.midi_hdr[1]),
