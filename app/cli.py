@@ -82,8 +82,10 @@ def _gui_runner():
     """ui.app's `run_session(session, args)` if a display exists and the GUI loads
     (this module is where the command line meets the GUI: app/ below does not
     import ui/)."""
-    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
-            or sys.platform == "darwin"):
+    why = display_problem()
+    if why is not None:
+        if why != "no display":
+            print(f"uplift: {why}", file=sys.stderr)
         return None
     try:
         import ui.app as ui_app
@@ -93,12 +95,43 @@ def _gui_runner():
     return ui_app.run_session
 
 
+def display_problem() -> str | None:
+    """Why the window cannot open here (None if it can). An X display that is set
+    but cannot be reached (a stale `ssh -X`) is found out before Qt is asked:
+    Qt would abort the process (exit 134) blaming a missing xcb-cursor."""
+    if sys.platform == "darwin" or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    display = os.environ.get("DISPLAY")
+    if not display:
+        return "no display"
+    import ctypes
+    import ctypes.util
+    path = ctypes.util.find_library("xcb")
+    if path is None:
+        return None                    # cannot check: let Qt try
+    try:
+        xcb = ctypes.CDLL(path)
+    except OSError:
+        return None
+    xcb.xcb_connect.restype = ctypes.c_void_p
+    xcb.xcb_connect.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
+    xcb.xcb_connection_has_error.argtypes = [ctypes.c_void_p]
+    xcb.xcb_disconnect.argtypes = [ctypes.c_void_p]
+    conn = xcb.xcb_connect(None, None)
+    try:
+        failed = xcb.xcb_connection_has_error(conn) != 0
+    finally:
+        xcb.xcb_disconnect(conn)
+    return f"the display DISPLAY={display} cannot be reached" if failed else None
+
+
 def cmd_default(args) -> int:
     """`uplift`: the GUI on the default device, or headless meters with no display."""
-    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or sys.platform == "darwin":
+    why = display_problem()
+    if why is None:
         from ui.app import main as gui_main
         return gui_main(args) or 0
-    print("uplift: no display; running headless (Ctrl-C to stop)", file=sys.stderr)
+    print(f"uplift: {why}; running headless (Ctrl-C to stop)", file=sys.stderr)
     args.headless = True
     return cmd_run(args)
 

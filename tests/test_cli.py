@@ -125,3 +125,38 @@ def test_user_errors_never_print_a_traceback(tmp_path):
     assert r.returncode != 0
     assert "Traceback" not in r.stderr
     assert r.stderr.strip().count("\n") == 0
+
+
+def test_an_unreachable_display_is_said_and_the_run_goes_headless(monkeypatch):
+    """DISPLAY set but no X server behind it (a stale ssh -X): one line saying so,
+    headless meters, exit 0, and no Qt abort; with a real X server (Xvfb) the
+    display is found reachable."""
+    import shutil
+    import time
+
+    from app.cli import display_problem
+    env = dict(os.environ, DISPLAY=":97")
+    env.pop("WAYLAND_DISPLAY", None)
+    env.pop("QT_QPA_PLATFORM", None)
+    r = subprocess.run([sys.executable, "-m", "app", "run", "--demo", "--duration", "1"],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "DISPLAY=:97 cannot be reached" in r.stderr and "headless" in r.stderr
+    assert "xcb" not in r.stderr and "Traceback" not in r.stderr
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setenv("DISPLAY", ":97")
+    assert "cannot be reached" in display_problem()
+    xvfb = shutil.which("Xvfb")
+    assert xvfb, "make installs xvfb"
+    proc = subprocess.Popen([xvfb, ":93", "-nolisten", "tcp"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        monkeypatch.setenv("DISPLAY", ":93")
+        for _ in range(100):
+            if display_problem() is None:
+                break
+            time.sleep(0.05)
+        assert display_problem() is None
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

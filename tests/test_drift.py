@@ -570,3 +570,17 @@ def test_focus_lifts_only_inside_the_range(engines):
     e = setup(engines(sr), amount=100.0, drift_low=5000.0, drift_high=5000.0)
     run(e, x)
     assert max(e.meters()["drift_lift_db"]) == 0.0
+
+
+def test_headless_lift_is_what_drift_adds_to_the_whole_signal(engines):
+    """The headless line's DRIFT figure is the power-weighted lift, the output's
+    rise, not the largest band's lift."""
+    from app.session.headless import overall_lift_db
+    sr = 48000
+    x = sine(sr, 1000.0, 2.0, 10 ** (-50 / 20))
+    e = setup(engines(sr), amount=30.0)
+    y = run(e, x)
+    m = e.meters()
+    rise = steady_gain_db(e, x, y, settle_s=1.0)
+    assert max(m["drift_lift_db"]) > rise + 3.0        # skirt bands read far more
+    assert abs(overall_lift_db(m) - rise) <= 1.0

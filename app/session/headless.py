@@ -1,6 +1,6 @@
 """Headless live meters: one updating terminal line, a few times per second.
 
-    in -12.1/-12.4  out -10.2/-10.5 dBFS  GR 3.2  gate 0.0  lift 6.1 dB  guarded 12/40
+    in -12.1/-12.4  out -10.2/-10.5 dBFS  GR 3.2  gate 0.0  lift 1.2 dB  guarded 12/40
     lat 4.00 ms (I/O 8.00)  load 1.3% (max 4.0%)  xruns 0     (one line on the terminal)
 
 Stops on Ctrl-C (exit 0), when `duration` has passed, or when the stream dies
@@ -8,6 +8,7 @@ Stops on Ctrl-C (exit 0), when `duration` has passed, or when the stream dies
 """
 from __future__ import annotations
 
+import math
 import signal
 import sys
 import time
@@ -19,6 +20,23 @@ def _db(v: float) -> str:
     return " -inf" if v <= -120 else f"{v:5.1f}"
 
 
+def overall_lift_db(m: dict) -> float:
+    """What DRIFT adds to the whole signal (dB): each band's lift weighted by its
+    power, 10·log10(Σ P_b·10^(lift_b/10) / Σ P_b). (The largest band's lift
+    says little: a band holding only a skirt may read +18 dB while the output
+    rises by 1.)"""
+    lifts = m.get("drift_lift_db") or []
+    levels = m.get("drift_level_db") or []
+    if not lifts or len(levels) != len(lifts):
+        return 0.0
+    p = [10.0 ** (lv / 10.0) for lv in levels]
+    total = sum(p)
+    if total <= 0.0:
+        return 0.0
+    return 10.0 * math.log10(sum(pb * 10.0 ** (lb / 10.0) for pb, lb in zip(p, lifts, strict=True))
+                             / total)
+
+
 def format_meters(session) -> str:
     m = session.meters()
     if not m:
@@ -28,7 +46,7 @@ def format_meters(session) -> str:
     lat_ms = 1000.0 * session.latency_samples / sr
     io = s.get("io_latency_samples")
     io_txt = f" (I/O {1000.0 * io / sr:.2f})" if io is not None else ""
-    lift = max(m.get("drift_lift_db") or [0.0])
+    lift = overall_lift_db(m)
     return (f"in {'/'.join(_db(v) for v in m['in_peak_db'])}  "
             f"out {'/'.join(_db(v) for v in m['out_peak_db'])} dBFS  "
             f"GR {m['settle_gr_db']:4.1f}  gate {m['gate_gr_db']:4.1f}  lift {lift:4.1f} dB  "
