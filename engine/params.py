@@ -203,7 +203,9 @@ PARAMS: tuple[Param, ...] = (
     Param("link", "Stereo link", "%", "settle", 0, 100, 100),
     Param("lookahead", "Lookahead", "ms", "settle", 0, 10, 0, taper="skew", skew=2.0,
           notes="adds to reported latency", smoothed=False),
-    Param("sc_hpf", "Sidechain HPF", "Hz", "settle", 20, 500, 20, taper="log", notes="20 = off"),
+    Param("sc_hpf", "Sidechain HPF", "Hz", "settle", 20, 10000, 20, taper="log", notes="20 = off"),
+    Param("sc_lpf", "Sidechain LPF", "Hz", "settle", 1000, 20000, 20000, taper="log",
+          notes="20000 = off; with sc_hpf a band-pass key (de-essing)"),
     _enum("sidechain", "Sidechain", "settle", ("internal", "external"), "internal"),
     Param("makeup", "Makeup", "dB", "settle", -12, 24, 0),
     _bool("auto_makeup", "Auto makeup", "settle", 0),
@@ -214,6 +216,7 @@ PARAMS: tuple[Param, ...] = (
 
 #: Sidechain filters at their table minimum are off (parameters.md: "20 = off").
 SC_HPF_OFF_HZ = float(next(p.min for p in PARAMS if p.id == "sc_hpf"))
+SC_LPF_OFF_HZ = float(next(p.max for p in PARAMS if p.id == "sc_lpf"))
 
 GROUPS: tuple[str, ...] = ("global", "gate", "drift", "settle", "output")
 GROUP_TITLES = {"global": "GLOBAL", "gate": "GATE", "drift": "DRIFT", "settle": "SETTLE",

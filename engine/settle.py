@@ -2,9 +2,9 @@
 
 Read like Faust's compressors.lib, one small function per block:
 
-    key ─ sc_hpf ─ detector (peak hold | RMS) ─ dB ─ link ─ gain computer ─ attack/release ─ smooth ─ gain
-                                                                                                     │
-    main ─ lookahead delay ──────────────────────────────────────────────────────────────────────── × ─ makeup
+    key ─ sc_hpf ─ sc_lpf ─ detector (peak hold | RMS) ─ dB ─ link ─ gain computer
+        ─ attack/release ─ smooth ─ gain ─────────────────────────────────┐
+    main ─ lookahead delay ──────────────────────────────────────────────── × ─ makeup
 
 Detector. Peak: the maximum of |key| over a short sliding window (at most
 PEAK_WINDOW_MS, at most half the release), so a steady tone reads its peak
@@ -34,10 +34,10 @@ import numpy as np
 from numba import njit
 
 from .dsp import (CONTROL_BLOCK, FASTMATH, KERNEL, LOG2_10_OVER_20, NATIVE_ONLY, STAGE_FADE_MS,
-                  XFADE_MS, array_max, biquad_tdf2, butter_hpf2, fade_switch, fast_exp2,
-                  fast_lin_to_db, fast_power_to_db, onepole_coeff, pow2_at_least, tap_control,
-                  tap_reset)
-from .params import BY_ID, PID, SC_HPF_OFF_HZ
+                  XFADE_MS, array_max, biquad_tdf2, butter_hpf2, butter_lpf2, fade_switch,
+                  fast_exp2, fast_lin_to_db, fast_power_to_db, onepole_coeff, pow2_at_least,
+                  tap_control, tap_reset)
+from .params import BY_ID, PID, SC_HPF_OFF_HZ, SC_LPF_OFF_HZ
 
 SILENCE = -240.0
 PEAK_BUCKET_MS = 6.0          # peak hold bucket: clean peak reading down to 83 Hz
@@ -50,13 +50,15 @@ RATIO_INF = BY_ID["ratio"].max     # the table's top ratio is ∞:1: the slope i
  C_HPF_ON, C_F0, C_F1, C_MK0, C_MK1, C_AUTO_F, C_XF_STEP, C_FADE_STEP,
  C_LAST_ATT, C_LAST_REL, C_LAST_SMOOTH, C_LAST_RMS, C_LAST_HPF, C_WIN_MS, C_CLEARED,
  C_BUCKET, C_BUCKET_FB, C_REL_FB, C_LAST_T, C_LAST_R, C_LAST_T2, C_LAST_R2, C_AUTO_DB,
- C_LEN) = range(37)
+ C_LPF_ON, C_LAST_LPF, C_LEN) = range(39)
 
 
 class SettleState(NamedTuple):
     coef: np.ndarray           # [C_LEN] control-rate coefficients and caches
     hpf_c: np.ndarray          # [5] sidechain high-pass coefficients
     hpf_z: np.ndarray          # [channels, 2] its state
+    lpf_c: np.ndarray          # [5] sidechain low-pass coefficients
+    lpf_z: np.ndarray          # [channels, 2] its state
     ms: np.ndarray             # [channels] RMS mean square
     gr: np.ndarray             # [channels] ballistic gain reduction (dB, >= 0)
     gr2: np.ndarray            # [channels] after `smooth` (dB)
@@ -77,6 +79,7 @@ def settle_alloc(samplerate: float, channels: int, max_block: int) -> SettleStat
     line = pow2_at_least(int(math.ceil(MAX_LOOKAHEAD_MS * 1e-3 * samplerate)) + 2)
     return SettleState(
         coef=np.zeros(C_LEN), hpf_c=np.zeros(5), hpf_z=np.zeros((channels, 2)),
+        lpf_c=np.zeros(5), lpf_z=np.zeros((channels, 2)),
         ms=np.zeros(channels), gr=np.zeros(channels), gr2=np.zeros(channels),
         applied=np.zeros(channels), glin=np.ones(channels), level=np.zeros(channels),
         seg_db=np.zeros(CONTROL_BLOCK),
@@ -160,6 +163,7 @@ def settle_reset(st):
     st.coef[:] = 0.0
     st.coef[C_LAST_ATT] = -1.0          # forces the first coefficient update
     st.hpf_z[:] = 0.0
+    st.lpf_z[:] = 0.0
     _clear_detector(st)
     st.n[0] = 0
     st.line[:] = 0.0
@@ -232,6 +236,16 @@ def settle_control(st, p, samplerate):
         for ch in range(st.hpf_z.shape[0]):
             st.hpf_z[ch, 0] = 0.0
             st.hpf_z[ch, 1] = 0.0
+    if p[PID.sc_lpf] < SC_LPF_OFF_HZ:
+        if p[PID.sc_lpf] != c[C_LAST_LPF]:
+            butter_lpf2(p[PID.sc_lpf], samplerate, st.lpf_c)
+            c[C_LAST_LPF] = p[PID.sc_lpf]
+        c[C_LPF_ON] = 1.0
+    elif c[C_LPF_ON] != 0.0:
+        c[C_LPF_ON] = 0.0
+        for ch in range(st.lpf_z.shape[0]):
+            st.lpf_z[ch, 0] = 0.0
+            st.lpf_z[ch, 1] = 0.0
     if (p[PID.threshold] != c[C_LAST_T] or p[PID.ratio] != c[C_LAST_R]
             or p[PID.threshold2] != c[C_LAST_T2] or p[PID.ratio2] != c[C_LAST_R2]
             or p[PID.knee] != c[C_KNEE] or first):
@@ -261,6 +275,8 @@ def settle_control(st, p, samplerate):
         for k in range(2):
             if abs(st.hpf_z[ch, k]) < 1e-30:
                 st.hpf_z[ch, k] = 0.0
+            if abs(st.lpf_z[ch, k]) < 1e-30:
+                st.lpf_z[ch, k] = 0.0
 
 
 @njit(**KERNEL)
@@ -301,7 +317,8 @@ def settle_process(st, p, x, key, start, count, phase):
         st.n[0] += count
         return
     c[C_CLEARED] = 0.0
-    _compress(x, key, start, count, phase, c, st.hpf_c, st.hpf_z, st.ms, st.gr, st.gr2,
+    _compress(x, key, start, count, phase, c, st.hpf_c, st.hpf_z, st.lpf_c, st.lpf_z,
+              st.ms, st.gr, st.gr2,
               st.applied, st.glin, st.level, st.hold, st.seg_db, st.n,
               st.line, st.line_pos, st.tap, st.detector_db)
     for ch in range(x.shape[0]):
@@ -309,7 +326,8 @@ def settle_process(st, p, x, key, start, count, phase):
 
 
 @njit(**KERNEL)
-def _compress(x, key, start, count, phase, c, hpf_c, hpf_z, ms, gr, gr2, applied, glin, lvl,
+def _compress(x, key, start, count, phase, c, hpf_c, hpf_z, lpf_c, lpf_z, ms, gr, gr2, applied,
+              glin, lvl,
               hold, seg_db, nclock, line, line_pos, tap, detector_db):
     nch = x.shape[0]
     mask = line.shape[1] - 1
@@ -327,10 +345,11 @@ def _compress(x, key, start, count, phase, c, hpf_c, hpf_z, ms, gr, gr2, applied
     link = c[C_LINK]
     is_rms = c[C_ISRMS] != 0.0
     hpf_on = c[C_HPF_ON] != 0.0
+    lpf_on = c[C_LPF_ON] != 0.0
     mk0, mk1 = c[C_MK0], c[C_MK1]
     n0 = nclock[0]
     inv_cb = 1.0 / CONTROL_BLOCK
-    if link == 1.0 and not fb and not is_rms and not hpf_on and not fading:
+    if link == 1.0 and not fb and not is_rms and not hpf_on and not lpf_on and not fading:
         _compress_linked_peak(x, key, start, count, phase, c, gr, gr2, applied, hold, seg_db, line,
                               pos, d_cur, detector_db)
         line_pos[0] = pos + count
@@ -346,6 +365,8 @@ def _compress(x, key, start, count, phase, c, hpf_c, hpf_z, ms, gr, gr2, applied
             k = key[ch, start + i]
             if hpf_on:
                 k = biquad_tdf2(hpf_c, hpf_z, ch, k)
+            if lpf_on:
+                k = biquad_tdf2(lpf_c, lpf_z, ch, k)
             if fb:
                 k *= glin[ch]
             if is_rms:

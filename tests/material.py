@@ -340,3 +340,4 @@ def region_levels(x: np.ndarray, regions, lo=None, hi=None) -> np.ndarray:
     xb = x if lo is None else _band(x, lo, hi)
     return np.array([10 * math.log10(float(np.mean(xb[int(a * SR):int(b * SR)] ** 2)) + 1e-300)
                      for a, b in regions])
+

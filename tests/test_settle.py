@@ -184,6 +184,32 @@ def test_sc_hpf_20_is_exactly_off(eng):
     assert abs(gr - 0.75 * (20 * np.log10(0.5) + 20)) <= 0.05
 
 
+@pytest.mark.parametrize("freq,fc", [(8000.0, 2000.0), (1000.0, 2000.0), (4000.0, 4000.0)])
+def test_sc_lpf_is_a_butterworth_low_pass_on_the_key(eng, freq, fc):
+    """The detector hears the key through 1/sqrt(1 + (f/fc)^4) (bilinear, so a
+    little less high up); 20 kHz is exactly off."""
+    rms = dict(threshold=0, ratio=1, detector="rms", rms_window=50)   # reads a sine's peak level
+    configure(eng, sc_lpf=fc, **rms)
+    run(eng, stereo(tone(-10, 0.6, freq=freq)))
+    heard = eng.meters()["detector_db"]
+    w, wc = np.tan(np.pi * freq / SR), np.tan(np.pi * fc / SR)      # the bilinear warp
+    expect = -10 - 10 * np.log10(1 + (w / wc) ** 4)
+    assert abs(heard - expect) <= 0.3, (heard, expect)
+    configure(eng, sc_lpf=20000, **rms)
+    run(eng, stereo(tone(-10, 0.6, freq=freq)))
+    assert abs(eng.meters()["detector_db"] - (-10)) <= 0.1
+
+
+def test_sc_lpf_20k_is_exactly_off(eng):
+    """At 20 kHz the key is not filtered: output identical to the fast path's."""
+    x = stereo(tone(-6, 0.3, freq=15000.0))
+    configure(eng, threshold=-20, ratio=4, knee=0, sc_lpf=20000)
+    a = run(eng, x)
+    configure(eng, threshold=-20, ratio=4, knee=0)
+    b = run(eng, x)
+    assert np.array_equal(a, b)
+
+
 @pytest.fixture(scope="module")
 def eng_sc():
     return Engine(SR, 2, 2, 4096)

@@ -257,7 +257,7 @@ class MainWindow(QMainWindow):
 
         # bottom: the parameter panels, in signal-chain order
         bottom = QHBoxLayout()
-        bottom.setSpacing(8)
+        bottom.setSpacing(6)
         by_panel: dict[str, dict[str, list]] = {k: {"hero": [], "knob": [], "switch": [],
                                                    "power": []} for k in PANEL_ORDER}
         header_params = []
