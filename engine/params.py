@@ -161,6 +161,8 @@ PARAMS: tuple[Param, ...] = (
     Param("mix", "Mix", "%", "global", 0, 100, 100, notes="dry is latency-aligned"),
     _bool("bypass", "Bypass", "global", 0, "click-free, latency-compensated"),
     _bool("delta", "Delta", "global", 0, "output = processed − aligned dry"),
+    _bool("ab", "A/B", "global", 0, "which of the window's two settings plays (off = A, on = B); "
+          "the engine ignores it"),
     # GATE
     _bool("gate_on", "Gate", "gate", 0),
     Param("gate_threshold", "Threshold", "dBFS", "gate", -96, 0, -60),

@@ -183,7 +183,7 @@ def test_random_automation_every_parameter_is_finite_bounded_and_click_free(engi
     # The output stage after the limiter (mix with dry, output gain) can
     # legitimately exceed the ceiling, so those stay put; everything else moves.
     fixed = {"limiter_on": 1, "mix": 100, "output_gain": 0, "bypass": 0, "delta": 0,
-             "ceiling": -1.0}
+             "ceiling": -1.0, "ab": 0}       # ab only picks the window's setting
     eng.update(fixed)
     eng.reset()                     # start on the fixed values, not gliding towards them
     moving = [p for p in PARAMS if p.id not in fixed]

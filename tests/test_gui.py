@@ -678,3 +678,98 @@ def test_quit_preset_marker_and_dimmed_controls(win, qtbot):
     assert win.bars.active
     win.quit_action.trigger()
     assert not win.isVisible()
+
+
+def test_undo_redo_take_drags_presets_midi_and_osc_as_steps(win):
+    """Ctrl+Z / Ctrl+Shift+Z: a drag (one parameter changing in a run) is one
+    step, a preset load is one step, MIDI and OSC changes are steps too; more
+    than 100 steps are kept."""
+    eng = win.engine
+    assert win.undo_action.shortcut().toString() == "Ctrl+Z"
+    assert win.redo_action.shortcut().toString() == "Ctrl+Shift+Z"
+    a0 = win._values["amount"]
+    for v in (a0 + 5, a0 + 10, a0 + 20):             # one drag
+        win._on_control("amount", v)
+    assert len(win.undo.undo_steps) == 1
+    win.undo_action.trigger()
+    assert eng.get("amount") == a0 and win._values["amount"] == a0
+    win.redo_action.trigger()
+    assert eng.get("amount") == a0 + 20
+    t0 = eng.get("threshold")
+    assert win.load_preset("Bus glue")
+    assert eng.get("threshold") != t0 or eng.get("ratio") != 3.0
+    before = len(win.undo.undo_steps)
+    win.undo.undo()                                   # the whole preset at once
+    assert eng.get("threshold") == t0 and eng.get("amount") == a0 + 20
+    assert len(win.undo.undo_steps) == before - 1
+    eng.set("release", 333.0)                         # MIDI: the controller sets the session,
+    win.set_param_display("release", 333.0)           # then the window shows it
+    eng.set("knee", 12.0)                             # OSC sets the session directly
+    win._sync_controls(win._read_values())            # the window's periodic sync
+    win.undo.undo()
+    assert eng.get("knee") != 12.0
+    win.undo.undo()
+    assert win._values["release"] != 333.0
+    for i in range(150):                              # alternating ids: 150 steps
+        if i % 2:
+            win._on_control("mix", float(i % 100))
+        else:
+            win._on_control("output_gain", float(i % 40 - 20))
+    assert len(win.undo.undo_steps) >= 100
+    for _ in range(100):
+        assert win.undo.undo()
+
+
+def test_ab_compare_switches_copies_and_is_kept(win, qtbot):
+    """Two complete settings: the A/B switch (a header switch, so MIDI and OSC
+    reach it like bypass) stores one and plays the other; copy A→B; both come
+    back with the next window; a switch is not an edit."""
+    eng = win.engine
+    assert "ab" in BY_ID and "ab" in win.controls
+    win._on_control("amount", 40.0)
+    steps = len(win.undo.undo_steps)
+    win._on_control("ab", 1.0)                        # to B: starts as a copy of A
+    assert eng.get("amount") == 40.0
+    assert len(win.undo.undo_steps) == steps          # a switch is not an edit
+    win._on_control("amount", 70.0)
+    eng.set("ab", 0.0)                                # back to A the way MIDI does it:
+    win.set_param_display("ab", 0.0)                  # the session first, then the window
+    assert eng.get("amount") == 40.0
+    steps = len(win.undo.undo_steps)
+    win._on_control("ab", 1.0)
+    assert eng.get("amount") == 70.0
+    assert len(win.undo.undo_steps) == steps
+    win._on_control("ab", 0.0)
+    win.ab.copy(0, 1)
+    win._on_control("ab", 1.0)
+    assert eng.get("amount") == 40.0
+    win._on_control("amount", 55.0)
+    win._on_control("ab", 0.0)
+    again = MainWindow(engine_for_second_window(win), presets=None)
+    qtbot.addWidget(again)
+    assert again.ab.slots[1]["amount"] == 55.0
+
+
+def engine_for_second_window(win):
+    from engine import Engine
+    return Engine(win.engine.samplerate, win.engine.channels)
+
+
+def test_undo_stack_coalesces_a_run_of_one_parameter_only():
+    from ui.undo import COALESCE_S, UndoStack
+    now = [0.0]
+    applied = []
+    u = UndoStack(applied.append, clock=lambda: now[0])
+    u.note("amount", 30.0, 31.0)
+    now[0] += COALESCE_S / 2
+    u.note("amount", 31.0, 32.0)                      # same drag
+    now[0] += COALESCE_S * 2
+    u.note("amount", 32.0, 40.0)                      # a new gesture
+    u.note("mix", 100.0, 50.0)
+    u.note("mix", 50.0, 50.0)                         # no change: nothing
+    assert [list(s.items()) for s in u.undo_steps] == [
+        [("amount", (30.0, 32.0))], [("amount", (32.0, 40.0))], [("mix", (100.0, 50.0))]]
+    assert u.undo() and applied[-1] == {"mix": 100.0}
+    assert u.redo() and applied[-1] == {"mix": 50.0}
+    u.note("knee", 6.0, 7.0)                          # a new edit drops the redo branch
+    assert not u.redo_steps

@@ -99,12 +99,15 @@ class PresetMenu:
             return False
         for k in self.session_only():
             values.pop(k, None)           # keep the monitoring state (bypass / delta)
+        self.w.undo.begin()               # a preset load is one step of the history
         try:
             self.w.apply_values(values)
         except PRESET_ERRORS as e:
             self.w.show_error(f"preset {name!r}: {e}", dialog=True)
             self.w._sync_controls(self.w._read_values(), force=True)
             return False
+        finally:
+            self.w.undo.end()
         if self.w._midi is not None and hasattr(self.w._midi, "notify_values"):
             self.w._midi.notify_values(self.w._values)
         self.w.preset_name = name

@@ -27,10 +27,12 @@ from engine.params import BY_ID, GROUP_TITLES, PARAMS, Param
 
 from . import theme
 from .curve import TransferCurve
+from .ab import ABCompare
 from .audio_menu import AudioMenu, samplerate as _samplerate
 from .knob import Knob
 from .midi_learn import MidiLearn
 from .preset_menu import PresetMenu
+from .undo import UndoStack
 from .osc_setting import OscControl, OscDialog
 from .meters import DriftBars, GRMeter, LevelMeter
 from .switches import EnumSwitch, PowerSwitch, ToggleSwitch
@@ -186,6 +188,7 @@ class MainWindow(QMainWindow):
         self._midi = None
         self.midi_learn = MidiLearn(self)
         self.preset_ui = PresetMenu(self)
+        self.undo = UndoStack(self._apply_from_history)
         self.osc = OscControl(lambda: self.session)
         self._last_meters: dict = {}
         self._curve_fn = curve_fn
@@ -194,6 +197,7 @@ class MainWindow(QMainWindow):
         self.setMinimumSize(1240, 720)
         self.resize(1280, 800)
         self._build()
+        self.ab = ABCompare(self)
         self._build_menus()
         self._sync_controls(self._values, force=True)
         self.externalValue.connect(self.set_param_display)
@@ -324,7 +328,7 @@ class MainWindow(QMainWindow):
         self.preset_button = QToolButton()
         self.preset_button.setObjectName("presetButton")
         self.preset_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-        self.preset_button.setMinimumWidth(220)
+        self.preset_button.setMinimumWidth(190)
         self.preset_button.setToolTip("Presets: factory and user; Save as…")
         lay.addWidget(self.preset_button)
         self.audio_button = QToolButton()
@@ -377,6 +381,20 @@ class MainWindow(QMainWindow):
             self.preset_button.hide()
         mb.addMenu(self.audio_menu)
         self.audio_button.setMenu(self.audio_menu)
+        edit = mb.addMenu("&Edit")
+        self.undo_action = QAction("&Undo", self)
+        self.undo_action.setShortcut(QKeySequence("Ctrl+Z"))
+        self.undo_action.triggered.connect(self.undo.undo)
+        edit.addAction(self.undo_action)
+        self.redo_action = QAction("&Redo", self)
+        self.redo_action.setShortcut(QKeySequence("Ctrl+Shift+Z"))
+        self.redo_action.triggered.connect(self.undo.redo)
+        edit.addAction(self.redo_action)
+        edit.addSeparator()
+        for src, dst in ((0, 1), (1, 0)):
+            act = QAction(f"Copy {'AB'[src]} to {'AB'[dst]}", self)
+            act.triggered.connect(lambda _=False, s=src, d=dst: self.ab.copy(s, d))
+            edit.addAction(act)
         control = mb.addMenu("&Control")
         act = QAction("OSC…", self)
         act.triggered.connect(self.edit_osc)
@@ -413,6 +431,7 @@ class MainWindow(QMainWindow):
                 self.controls[pid].setValue(self.session.get(pid))
             return
         v = float(v) if isinstance(v, (int, float)) else float(value)
+        self._note(pid, self._values.get(pid), v)
         self._values[pid] = v
         if self.preset_name and pid not in self._session_only():
             self.preset_ui.value_changed()
@@ -424,6 +443,7 @@ class MainWindow(QMainWindow):
         if pid not in BY_ID:
             return
         value = float(value)
+        self._note(pid, self._values.get(pid), value)
         self._values[pid] = value
         c = self.controls.get(pid)
         if c is not None:
@@ -450,6 +470,7 @@ class MainWindow(QMainWindow):
             c = self.controls.get(pid)
             if c is not None and not force and isinstance(c, Knob) and c.isTurning():
                 continue          # the user's hand wins while the knob turns
+            self._note(pid, self._values.get(pid), v)
             self._values[pid] = v
             if c is not None:
                 c.setValue(v)
@@ -457,8 +478,19 @@ class MainWindow(QMainWindow):
         if changed or force:
             self._after_values_changed(changed or set(values))
 
+    def _note(self, pid: str, old, new) -> None:
+        """A value changed (any source): into the undo history, unless it is a
+        monitoring switch or the A/B choice."""
+        if old is not None and pid not in self._session_only():
+            self.undo.note(pid, float(old), float(new))
+
+    def _apply_from_history(self, values: dict) -> None:
+        self.apply_values(values)
+
     def _after_values_changed(self, ids: set):
         v = self._values
+        if "ab" in ids and hasattr(self, "ab"):
+            self.ab.check()
 
         def on(k):                            # a value not given yet is the table's default
             return v.get(k, BY_ID[k].default) >= 0.5
