@@ -773,3 +773,24 @@ def test_undo_stack_coalesces_a_run_of_one_parameter_only():
     assert u.redo() and applied[-1] == {"mix": 50.0}
     u.note("knee", 6.0, 7.0)                          # a new edit drops the redo branch
     assert not u.redo_steps
+
+
+def test_history_scrolls_the_last_ten_seconds_from_the_meters(win):
+    """History tab: input and output level, SETTLE's reduction and DRIFT's overall
+    lift over the last 10 s, filled from the meter snapshots the window reads."""
+    eng = win.engine
+    h = win.history
+    assert h.n == int(10 * win.meter_hz)
+    x = _sine(eng.samplerate, 0.2, -12.0)
+    eng.set("threshold", -30.0)
+    for _ in range(5):
+        for i in range(0, x.shape[0], 512):
+            eng.process(x[i:i + 512])
+        win.refresh()
+    win.views.setCurrentWidget(h)
+    win.refresh()
+    assert np.isfinite(h.data["in"][-6:]).all() and abs(h.data["in"][-1] - (-12.0)) < 1.0
+    assert h.data["gr"][-1] < -3.0                       # reduction drawn downwards
+    xs, ys = h.curves["out"].getData()
+    assert len(xs) == h.n and np.isclose(ys[-1], h.data["out"][-1])
+    assert np.isnan(h.data["in"][0])                     # older than the run: empty

@@ -20,8 +20,9 @@ import time
 
 from PyQt6.QtCore import QSize, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction, QKeySequence
-from PyQt6.QtWidgets import (QFrame, QGridLayout, QHBoxLayout, QLabel,
-                             QMainWindow, QMenu, QMessageBox, QSizePolicy, QToolButton, QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (QFrame, QGridLayout, QHBoxLayout, QLabel, QMainWindow, QMenu,
+                             QMessageBox, QSizePolicy, QTabWidget, QToolButton, QVBoxLayout,
+                             QWidget)
 
 from engine.params import BY_ID, GROUP_TITLES, PARAMS, Param
 
@@ -29,6 +30,7 @@ from . import theme
 from .curve import TransferCurve
 from .ab import ABCompare
 from .audio_menu import AudioMenu, samplerate as _samplerate
+from .history import HistoryPlot
 from .knob import Knob
 from .midi_learn import MidiLearn
 from .preset_menu import PresetMenu
@@ -179,6 +181,7 @@ class MainWindow(QMainWindow):
         self.session_info = dict(session_info or {})
         self.owns_session = owns_session
         self.presets = _load_presets_module() if presets == "auto" else presets
+        self.meter_hz = max(30, min(60, meter_hz))
         self.preset_name: str | None = None
         self.preset_modified = False
         self.controls: dict[str, object] = {}
@@ -204,7 +207,7 @@ class MainWindow(QMainWindow):
         self.midiLearned.connect(self.midi_learn.learned)
         self.timer = QTimer(self)
         self.timer.setTimerType(Qt.TimerType.PreciseTimer)
-        self.timer.setInterval(int(round(1000 / max(30, min(60, meter_hz)))))
+        self.timer.setInterval(int(round(1000 / self.meter_hz)))
         self.timer.timeout.connect(self.refresh)
         self.timer.start()
         self.status_note = QLabel("")
@@ -230,7 +233,12 @@ class MainWindow(QMainWindow):
         cl = QVBoxLayout(curve_frame)
         cl.setContentsMargins(6, 6, 8, 4)
         self.curve = TransferCurve(curve_fn=self._curve_fn)
-        cl.addWidget(self.curve)
+        self.history = HistoryPlot(rate_hz=self.meter_hz)
+        self.views = QTabWidget()
+        self.views.setDocumentMode(True)
+        self.views.addTab(self.curve, "Curve")
+        self.views.addTab(self.history, "History (10 s)")
+        cl.addWidget(self.views)
         curve_frame.setMinimumWidth(300)
         curve_frame.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
         top.addWidget(curve_frame, 4)
@@ -561,6 +569,9 @@ class MainWindow(QMainWindow):
                 self.bars.set_levels(m["drift_level_db"], m["drift_floor_db"])
         det = m.get("detector_db")
         self.curve.set_detector(det if det is not None and det > -200 else None)
+        self.history.push(m)
+        if self.views.currentWidget() is self.history:
+            self.history.redraw()
         self._update_status(m)
         if self._tick_count % SYNC_EVERY == 0:
             self._sync_controls(self._read_values())
