@@ -794,3 +794,20 @@ def test_history_scrolls_the_last_ten_seconds_from_the_meters(win):
     xs, ys = h.curves["out"].getData()
     assert len(xs) == h.n and np.isclose(ys[-1], h.data["out"][-1])
     assert np.isnan(h.data["in"][0])                     # older than the run: empty
+
+
+def test_drift_bars_axis_has_round_frequencies_at_their_place(win):
+    """The axis is labelled 20, 50, 100 ... 20k (not the bands' 261, 458, 734),
+    each where it falls between the bands (by ERB number)."""
+    b = win.bars
+    ticks = b.tick_frequencies()
+    assert ticks[0] == 20 and ticks[-1] == 20000 and 1000 in ticks
+    xs = [b.x_of_frequency(f) for f in ticks]
+    assert all(x1 < x2 for x1, x2 in zip(xs[:-1], xs[1:], strict=True))
+    left, top, pw, ph = b._geometry()
+    slot = pw / b.centres.size
+    i = int(np.argmin(np.abs(b.centres - 978.0)))          # the band centred at 978 Hz
+    assert left + (i + 0.5) * slot < b.x_of_frequency(1000) < left + (i + 1.5) * slot
+    b.set_values(np.full(40, 6.0), np.zeros(40))
+    b.set_levels(np.full(40, -60.0), np.full(40, -90.0))
+    b.grab()                                                # levels, lifts, floors, ticks

@@ -287,11 +287,12 @@ def freq_text(f: float) -> str:
 
 
 class DriftBars(QWidget):
-    """40 vertical lift bars (dB), coloured by each band's heat, labelled with the
-    band centre frequencies; a dashed line marks the max-lift cap. Behind them,
-    on a dBFS scale (right axis), each band's level as DRIFT hears it and its
-    learned noise floor (a mark per band, joined by a line): a band whose level
-    sits on its floor is guarded, not lifted."""
+    """40 vertical lift bars (dB), coloured by each band's heat, on a frequency
+    axis with round ticks; a dashed line marks the max-lift cap. Behind them,
+    on a dBFS scale (right axis), each band's level going in (shaded), what
+    DRIFT lifts it to (a lighter cap: level + lift) and its learned noise floor
+    (a mark per band, joined by a line): a band whose level sits on its floor
+    is guarded, not lifted."""
 
     LEVEL_MIN_DB = -120.0
 
@@ -359,6 +360,21 @@ class DriftBars(QWidget):
     def resizeEvent(self, e):
         self._bg = None
         super().resizeEvent(e)
+
+    TICKS_HZ = (20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000)
+
+    def tick_frequencies(self):
+        """Round frequencies for the axis (the bands' own centres are 261, 458 ...)."""
+        return [f for f in self.TICKS_HZ if self.centres[0] <= f <= self.centres[-1]]
+
+    def x_of_frequency(self, f: float) -> float:
+        """Where frequency f sits on the bar axis: between the bars of the band
+        centres around it, by ERB number (the bands are equally spaced in it)."""
+        left, top, pw, ph = self._geometry()
+        slot = pw / self.centres.size
+        e = 21.4 * np.log10(1.0 + 0.00437 * np.asarray(self.centres, float))
+        i = float(np.interp(21.4 * np.log10(1.0 + 0.00437 * f), e, np.arange(e.size)))
+        return left + (i + 0.5) * slot
 
     def _geometry(self):
         w, h = self.width(), self.height()
@@ -446,19 +462,16 @@ class DriftBars(QWidget):
                         f"max lift {self.cap:.0f} dB")
         qp.setFont(theme.ui_font(9))
         fm = QFontMetrics(qp.font())
-        lw = fm.horizontalAdvance("20.0k") + 6
-        every = max(1, int(math.ceil(lw / slot)))
-        idx = list(range(0, n, every))
-        if idx[-1] != n - 1:
-            if (n - 1 - idx[-1]) * slot < lw:
-                idx[-1] = n - 1
-            else:
-                idx.append(n - 1)
-        for i in idx:
-            cx = left + (i + 0.5) * slot
+        lw = fm.horizontalAdvance("20k") + 8
+        last = -1e9
+        for f in self.tick_frequencies():
+            cx = self.x_of_frequency(f)
+            if cx - last < lw:
+                continue                      # no room: the next round frequency
+            last = cx
             qp.setPen(QColor(theme.TEXT_DIM))
             qp.drawText(QRectF(cx - lw / 2, top + ph + 4, lw, 14), Qt.AlignmentFlag.AlignCenter,
-                        freq_text(self.centres[i]))
+                        freq_text(f))
             qp.setPen(QPen(QColor(theme.TEXT_FAINT), 1))
             qp.drawLine(QPointF(cx, top + ph), QPointF(cx, top + ph + 3))
         qp.end()
@@ -478,11 +491,16 @@ class DriftBars(QWidget):
         shade = QColor(theme.TEXT_FAINT)
         shade.setAlpha(45)
         floor_pts = []
+        after = QColor(theme.TEXT)
+        after.setAlpha(90)
         for i in range(n):
             x = left + i * slot + (slot - bw) / 2
             if self.level[i] > self.LEVEL_MIN_DB:
                 y = self._dbfs_y(self.level[i], top, ph)
                 qp.fillRect(QRectF(x, y, bw, top + ph - y), shade)
+                if self.lift[i] > 0.05:       # the band after DRIFT: its level plus its lift
+                    ya = self._dbfs_y(self.level[i] + self.lift[i], top, ph)
+                    qp.fillRect(QRectF(x, ya, bw, max(1.0, y - ya)), after)
             if self.floor[i] > self.LEVEL_MIN_DB:
                 floor_pts.append(QPointF(left + (i + 0.5) * slot,
                                          self._dbfs_y(self.floor[i], top, ph)))
