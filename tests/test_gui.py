@@ -811,3 +811,20 @@ def test_drift_bars_axis_has_round_frequencies_at_their_place(win):
     b.set_values(np.full(40, 6.0), np.zeros(40))
     b.set_levels(np.full(40, -60.0), np.full(40, -90.0))
     b.grab()                                                # levels, lifts, floors, ticks
+
+
+@pytest.mark.parametrize("size", [(1024, 640), (1366, 700)])
+def test_laptop_sizes_scroll_instead_of_squeezing(win, size):
+    """At 1024×640 (and 1366×768 less a panel) the window takes that size and
+    scrolls: every control keeps at least its minimum size, so no knob label or
+    value is cut, and every control can be scrolled into view."""
+    win.resize(*size)
+    QApplication.processEvents()
+    assert (win.width(), win.height()) == size
+    for pid, c in win.controls.items():
+        assert c.width() >= c.minimumSizeHint().width() - 1, pid
+        assert c.height() >= c.minimumSizeHint().height() - 1, pid
+        win.scroll.ensureWidgetVisible(c)
+        QApplication.processEvents()
+        r = c.rect().translated(c.mapTo(win.scroll.viewport(), QPoint(0, 0)))
+        assert win.scroll.viewport().rect().contains(r), pid

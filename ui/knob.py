@@ -359,7 +359,10 @@ class Knob(QWidget, ParamControl):
         if self.hero:
             return QSize(108, 150)
         # wide enough for the label at 10 px, so no label is ever cut
-        label_w = QFontMetrics(theme.ui_font(10)).horizontalAdvance(self.param.label) + 4
+        # measured in the font the painter will use (the widget's own, styled font
+        # resolved with the size): the application default can be narrower
+        label_w = QFontMetrics(theme.ui_font(10).resolve(self.font())).horizontalAdvance(
+            self.param.label) + 6
         return QSize(max(62, label_w), 84)
 
     def _layout(self):
@@ -389,12 +392,15 @@ class Knob(QWidget, ParamControl):
         label = p.label.upper() if self.hero else p.label
         px = 15 if self.hero else 11
         font = theme.ui_font(px, bold=self.hero)
-        while px > 9 and QFontMetrics(font).horizontalAdvance(label) > self.width() - 2:
+        # (4 px of margin: horizontalAdvance rounds, and elidedText cuts a text that
+        # fills its width exactly)
+        while px > 9 and QFontMetrics(font.resolve(self.font())).horizontalAdvance(label) \
+                > self.width() - 4:
             px -= 1                      # shrink a long label to fit before eliding it
             font = theme.ui_font(px, bold=self.hero)
         qp.setFont(font)
         qp.setPen(QColor(theme.TEXT if self.hero else theme.TEXT_DIM))
-        fm = QFontMetrics(font)
+        fm = QFontMetrics(font.resolve(self.font()))
         label = fm.elidedText(label, Qt.TextElideMode.ElideRight, self.width() - 2)
         qp.drawText(QRectF(0, 0, self.width(), label_h), Qt.AlignmentFlag.AlignCenter, label)
 
@@ -469,11 +475,12 @@ class Knob(QWidget, ParamControl):
         px = 17 if self.hero else 11
         bold = self._turning or self.hero
         font = theme.ui_font(px, bold=bold)
-        while px > 9 and QFontMetrics(font).horizontalAdvance(text) > self.width() - 2:
+        while px > 9 and QFontMetrics(font.resolve(self.font())).horizontalAdvance(text) \
+                > self.width() - 4:
             px -= 1                      # shrink a long readout before eliding it
             font = theme.ui_font(px, bold=bold)
         qp.setFont(font)
-        fm = QFontMetrics(font)
+        fm = QFontMetrics(font.resolve(self.font()))
         text = fm.elidedText(text, Qt.TextElideMode.ElideRight, self.width())
         if self._turning:
             tw = fm.horizontalAdvance(text) + 10

@@ -21,8 +21,8 @@ import time
 from PyQt6.QtCore import QSize, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import (QFrame, QGridLayout, QHBoxLayout, QLabel, QMainWindow, QMenu,
-                             QMessageBox, QSizePolicy, QTabWidget, QToolButton, QVBoxLayout,
-                             QWidget)
+                             QMessageBox, QScrollArea, QSizePolicy, QTabWidget, QToolButton,
+                             QVBoxLayout, QWidget)
 
 from engine.params import BY_ID, GROUP_TITLES, PARAMS, Param
 
@@ -41,6 +41,7 @@ from .switches import EnumSwitch, PowerSwitch, ToggleSwitch
 import contextlib
 
 METER_HZ = 30                 # meter timer rate (30..60 Hz)
+MIN_WIDTH, MIN_HEIGHT = 1024, 640   # the window's minimum; smaller than its content, it scrolls
 SYNC_EVERY = 5                # read session.values() every N meter ticks (external changes)
 KNOB_ROWS = 3
 HERO_ID = "amount"
@@ -197,7 +198,9 @@ class MainWindow(QMainWindow):
         self._curve_fn = curve_fn
         self._stats: dict = {}
         self.setWindowTitle("Uplift")
-        self.setMinimumSize(1240, 720)
+        # below the content's own size (about 1240×720) the window scrolls rather
+        # than squeezing knobs and labels: usable and legible down to 1024×640
+        self.setMinimumSize(MIN_WIDTH, MIN_HEIGHT)
         self.resize(1280, 800)
         self._build()
         self.ab = ABCompare(self)
@@ -219,9 +222,14 @@ class MainWindow(QMainWindow):
     def _build(self):
         central = QWidget()
         central.setObjectName("central")
-        self.setCentralWidget(central)
+        self.scroll = QScrollArea()
+        self.scroll.setObjectName("centralScroll")
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setWidget(central)
+        self.setCentralWidget(self.scroll)
         root = QVBoxLayout(central)
-        root.setContentsMargins(10, 8, 10, 6)
+        root.setContentsMargins(6, 8, 6, 6)
         root.setSpacing(8)
         root.addWidget(self._build_header())
 
