@@ -828,3 +828,19 @@ def test_laptop_sizes_scroll_instead_of_squeezing(win, size):
         QApplication.processEvents()
         r = c.rect().translated(c.mapTo(win.scroll.viewport(), QPoint(0, 0)))
         assert win.scroll.viewport().rect().contains(r), pid
+
+
+def test_auto_makeup_reads_as_a_switch(win):
+    """The auto makeup toggle shows a small switch whose dot moves and lights when
+    on (it looked like a one-shot button)."""
+    b = win.controls["auto_makeup"]
+    assert not b.objectName()
+    b.setChecked(False)
+    off = b.grab().toImage()
+    b.setChecked(True)
+    on = b.grab().toImage()
+    assert win.engine.get("auto_makeup") == 1.0
+    y = b.height() // 2
+    # the dot: left when off, right when on
+    assert off.pixelColor(11, y) != on.pixelColor(11, y)
+    assert off.pixelColor(24, y) != on.pixelColor(24, y)

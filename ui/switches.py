@@ -102,13 +102,25 @@ class ToggleSwitch(_CheckableMixin, QPushButton, _MidiMixin):
 
     def paintEvent(self, e):
         super().paintEvent(e)
+        qp = QPainter(self)
+        qp.setRenderHint(QPainter.RenderHint.Antialiasing)
+        if not self.objectName():
+            # a panel toggle (auto makeup) shows a small switch, so it does not
+            # read as a one-shot button: the dot sits right and lit when on
+            h = 10.0
+            track = QRectF(8, (self.height() - h) / 2, 20, h)
+            on = self.isChecked()
+            qp.setPen(Qt.PenStyle.NoPen)
+            qp.setBrush(theme.accent(self.param.group) if on else QColor(theme.TRACK))
+            qp.drawRoundedRect(track, h / 2, h / 2)
+            qp.setBrush(QColor(theme.TEXT if on else theme.TEXT_DIM))
+            x = track.right() - h + 1 if on else track.left() + 1
+            qp.drawEllipse(QRectF(x, track.top() + 1, h - 2, h - 2))
         if self._learning or self._mapping:
-            qp = QPainter(self)
-            qp.setRenderHint(QPainter.RenderHint.Antialiasing)
             qp.setPen(Qt.PenStyle.NoPen)
             qp.setBrush(QColor(theme.LEARN))
             qp.drawEllipse(QRectF(self.width() - 8, 3, 5, 5))
-            qp.end()
+        qp.end()
 
 
 class PowerSwitch(_CheckableMixin, QAbstractButton, _MidiMixin):
