@@ -194,33 +194,20 @@ def fast_db_to_lin(db):
     return fast_exp2(LOG2_10_OVER_20 * db)
 
 
-# --- sidechain high-pass ---------------------------------------------------
+# --- sidechain filters --------------------------------------------------------
 
 @njit(cache=True, fastmath=FASTMATH, **NATIVE_ONLY)
-def butter_hpf2(cutoff_hz, samplerate, out):
-    """2nd-order Butterworth high-pass (bilinear, prewarped; RBJ with Q = 1/√2)
-    into out[0:5] = b0, b1, b2, a1, a2 (a0 = 1)."""
+def butter2(cutoff_hz, samplerate, out, highpass):
+    """2nd-order Butterworth high-pass (highpass True) or low-pass (bilinear,
+    prewarped; RBJ with Q = 1/√2) into out[0:5] = b0, b1, b2, a1, a2 (a0 = 1):
+        b0 = b2 = (1 ± cos w0)/2/a0,  b1 = ∓(1 ± cos w0)/a0"""
+    s = 1.0 if highpass else -1.0
     w0 = 2.0 * math.pi * min(cutoff_hz, 0.45 * samplerate) / samplerate
     cw = math.cos(w0)
     alpha = math.sin(w0) / math.sqrt(2.0)
     a0 = 1.0 + alpha
-    out[0] = (1.0 + cw) * 0.5 / a0
-    out[1] = -(1.0 + cw) / a0
-    out[2] = out[0]
-    out[3] = -2.0 * cw / a0
-    out[4] = (1.0 - alpha) / a0
-
-
-@njit(cache=True, fastmath=FASTMATH, **NATIVE_ONLY)
-def butter_lpf2(cutoff_hz, samplerate, out):
-    """2nd-order Butterworth low-pass (bilinear, prewarped; RBJ with Q = 1/√2)
-    into out[0:5] = b0, b1, b2, a1, a2 (a0 = 1)."""
-    w0 = 2.0 * math.pi * min(cutoff_hz, 0.45 * samplerate) / samplerate
-    cw = math.cos(w0)
-    alpha = math.sin(w0) / math.sqrt(2.0)
-    a0 = 1.0 + alpha
-    out[0] = (1.0 - cw) * 0.5 / a0
-    out[1] = (1.0 - cw) / a0
+    out[0] = (1.0 + s * cw) * 0.5 / a0
+    out[1] = -s * (1.0 + s * cw) / a0
     out[2] = out[0]
     out[3] = -2.0 * cw / a0
     out[4] = (1.0 - alpha) / a0

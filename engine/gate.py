@@ -36,7 +36,7 @@ import numpy as np
 from numba import njit
 
 from .dsp import (CONTROL_BLOCK, KERNEL, LOG2_10_OVER_20, NATIVE_ONLY, STAGE_FADE_MS, array_max,
-                  biquad_tdf2, butter_hpf2, fast_exp2, fast_lin_to_db, onepole_coeff, winmax_alloc,
+                  biquad_tdf2, butter2, fast_exp2, fast_lin_to_db, onepole_coeff, winmax_alloc,
                   winmax_block, winmax_reset)
 from .params import BY_ID, PID, SC_HPF_OFF_HZ
 
@@ -125,7 +125,7 @@ def gate_control(st, p, samplerate):
     c[C_T], c[C_R], c[C_RANGE] = t, ratio, rng
     if p[PID.sc_hpf] > SC_HPF_OFF_HZ:
         if p[PID.sc_hpf] != c[C_LAST_HPF]:
-            butter_hpf2(p[PID.sc_hpf], samplerate, st.hpf_c)
+            butter2(p[PID.sc_hpf], samplerate, st.hpf_c, True)
             c[C_LAST_HPF] = p[PID.sc_hpf]
         c[C_HPF_ON] = 1.0
     else:

@@ -34,7 +34,7 @@ import numpy as np
 from numba import njit
 
 from .dsp import (CONTROL_BLOCK, FASTMATH, KERNEL, LOG2_10_OVER_20, NATIVE_ONLY, STAGE_FADE_MS,
-                  XFADE_MS, array_max, biquad_tdf2, butter_hpf2, butter_lpf2, fade_switch,
+                  XFADE_MS, array_max, biquad_tdf2, butter2, fade_switch,
                   fast_exp2, fast_lin_to_db, fast_power_to_db, onepole_coeff, pow2_at_least,
                   tap_control, tap_reset)
 from .params import BY_ID, PID, SC_HPF_OFF_HZ, SC_LPF_OFF_HZ
@@ -226,26 +226,10 @@ def settle_control(st, p, samplerate):
         for ch in range(st.hold.shape[0]):
             st.hold[ch, 1] = st.hold[ch, 0]
             st.hold[ch, 0] = 0.0
-    if p[PID.sc_hpf] > SC_HPF_OFF_HZ:
-        if p[PID.sc_hpf] != c[C_LAST_HPF]:
-            butter_hpf2(p[PID.sc_hpf], samplerate, st.hpf_c)
-            c[C_LAST_HPF] = p[PID.sc_hpf]
-        c[C_HPF_ON] = 1.0
-    elif c[C_HPF_ON] != 0.0:
-        c[C_HPF_ON] = 0.0
-        for ch in range(st.hpf_z.shape[0]):
-            st.hpf_z[ch, 0] = 0.0
-            st.hpf_z[ch, 1] = 0.0
-    if p[PID.sc_lpf] < SC_LPF_OFF_HZ:
-        if p[PID.sc_lpf] != c[C_LAST_LPF]:
-            butter_lpf2(p[PID.sc_lpf], samplerate, st.lpf_c)
-            c[C_LAST_LPF] = p[PID.sc_lpf]
-        c[C_LPF_ON] = 1.0
-    elif c[C_LPF_ON] != 0.0:
-        c[C_LPF_ON] = 0.0
-        for ch in range(st.lpf_z.shape[0]):
-            st.lpf_z[ch, 0] = 0.0
-            st.lpf_z[ch, 1] = 0.0
+    _key_filter(c, p[PID.sc_hpf], p[PID.sc_hpf] > SC_HPF_OFF_HZ, C_LAST_HPF, C_HPF_ON, st.hpf_c,
+                st.hpf_z, True, samplerate)
+    _key_filter(c, p[PID.sc_lpf], p[PID.sc_lpf] < SC_LPF_OFF_HZ, C_LAST_LPF, C_LPF_ON, st.lpf_c,
+                st.lpf_z, False, samplerate)
     if (p[PID.threshold] != c[C_LAST_T] or p[PID.ratio] != c[C_LAST_R]
             or p[PID.threshold2] != c[C_LAST_T2] or p[PID.ratio2] != c[C_LAST_R2]
             or p[PID.knee] != c[C_KNEE] or first):
@@ -277,6 +261,22 @@ def settle_control(st, p, samplerate):
                 st.hpf_z[ch, k] = 0.0
             if abs(st.lpf_z[ch, k]) < 1e-30:
                 st.lpf_z[ch, k] = 0.0
+
+
+@njit(**KERNEL)
+def _key_filter(c, hz, on, last, flag, coef, z, highpass, samplerate):
+    """One of the key's filters at a tick: redesigned when its frequency moved;
+    off (at its table end) it is skipped and its state cleared."""
+    if on:
+        if hz != c[last]:
+            butter2(hz, samplerate, coef, highpass)
+            c[last] = hz
+        c[flag] = 1.0
+    elif c[flag] != 0.0:
+        c[flag] = 0.0
+        for ch in range(z.shape[0]):
+            z[ch, 0] = 0.0
+            z[ch, 1] = 0.0
 
 
 @njit(**KERNEL)
