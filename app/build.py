@@ -11,7 +11,8 @@ from engine.prepare import build_all as build_engine
 
 def natives() -> tuple:
     """The hosts' Native callbacks (compiled into the same cache as the engine)."""
-    from app.hosts import jack as jack_host, portaudio as pa_host
+    from app.hosts import jack as jack_host
+    from app.hosts import portaudio as pa_host
     return (jack_host.jack_process, jack_host.player_process, jack_host.xrun_cb,
             jack_host.shutdown_cb, jack_host.quiet_cb, jack_host.latency_cb, pa_host.pa_callback)
 

@@ -26,19 +26,43 @@ import numpy as np
 from numba import njit
 
 from . import meters as M
-from .dsp import (CONTROL_BLOCK, KERNEL, XFADE_MS, db_to_lin, fade_switch, fast_exp2,
-                  fast_lin_to_db, fast_power_to_db, onepole_coeff, pow2_at_least, tap_control,
-                  tap_reset)
 from .drift import M_GUARDED as DRIFT_M_GUARDED
 from .drift import DriftState, drift_alloc, drift_control, drift_latency, drift_process, drift_reset
-from .gate import (GateState, gate_active, gate_alloc, gate_control, gate_meter_gr_db,
-                   gate_process, gate_reset)
-from .limiter import (LimiterState, limiter_alloc, limiter_control, limiter_latency,
-                      limiter_process, limiter_reset)
+from .dsp import (
+    CONTROL_BLOCK,
+    KERNEL,
+    XFADE_MS,
+    db_to_lin,
+    fade_switch,
+    fast_exp2,
+    fast_lin_to_db,
+    fast_power_to_db,
+    onepole_coeff,
+    pow2_at_least,
+    tap_control,
+    tap_reset,
+)
+from .gate import GateState, gate_active, gate_alloc, gate_control, gate_meter_gr_db, gate_process, gate_reset
+from .limiter import (
+    LimiterState,
+    limiter_alloc,
+    limiter_control,
+    limiter_latency,
+    limiter_process,
+    limiter_reset,
+)
 from .params import DEFAULTS, NUM_PARAMS, PID, SMOOTH_MASK, SNAP_EPS
 from .rt import ring_alloc, ring_drain, seqlock_write_begin, seqlock_write_end
-from .settle import (SettleState, settle_alloc, settle_control, settle_latency,
-                     settle_meter_detector_db, settle_meter_gr_db, settle_process, settle_reset)
+from .settle import (
+    SettleState,
+    settle_alloc,
+    settle_control,
+    settle_latency,
+    settle_meter_detector_db,
+    settle_meter_gr_db,
+    settle_process,
+    settle_reset,
+)
 
 PARAM_GLIDE_MS = 20.0     # time constant of every parameter glide
 METER_RMS_MS = 300.0      # RMS meter integration

@@ -19,7 +19,6 @@ for a steady sine. Per stage:
 """
 from __future__ import annotations
 
-
 import numpy as np
 from numba import njit
 
@@ -28,7 +27,6 @@ from .drift import drift_gain_params, drift_static_lift
 from .gate import gate_gr_db
 from .params import DEFAULTS, INDEX, NUM_PARAMS, PID, param
 from .settle import settle_auto_makeup_db, settle_gr_db, settle_segments
-
 
 #: DRIFT's reference band for the curve: the band nearest 1 kHz (the reference
 #: frequency of drift_threshold), with its tilt.

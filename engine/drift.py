@@ -142,9 +142,20 @@ import numpy as np
 from numba import njit
 
 from . import drift_bank
-from .dsp import (CONTROL_BLOCK, KERNEL, LOG2_10_OVER_20, LOG2_E, NATIVE_ONLY, STAGE_FADE_MS,
-                  aligned_zeros, f32_pair, fast_exp2, fast_power_to_db, onepole_coeff,
-                  pow2_at_least)
+from .dsp import (
+    CONTROL_BLOCK,
+    KERNEL,
+    LOG2_10_OVER_20,
+    LOG2_E,
+    NATIVE_ONLY,
+    STAGE_FADE_MS,
+    aligned_zeros,
+    f32_pair,
+    fast_exp2,
+    fast_power_to_db,
+    onepole_coeff,
+    pow2_at_least,
+)
 from .params import PID
 
 NUM_BANDS = drift_bank.NUM_BANDS

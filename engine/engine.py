@@ -13,7 +13,8 @@ import time
 
 import numpy as np
 
-from . import chain, meters as M
+from . import chain
+from . import meters as M
 from .params import INDEX, NUM_PARAMS, PARAMS, param
 from .rt import ring_drain, ring_push, seqlock_read
 

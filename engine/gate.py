@@ -35,9 +35,22 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from .dsp import (CONTROL_BLOCK, KERNEL, LOG2_10_OVER_20, NATIVE_ONLY, STAGE_FADE_MS, array_max,
-                  biquad_tdf2, butter2, fast_exp2, fast_lin_to_db, onepole_coeff, winmax_alloc,
-                  winmax_block, winmax_reset)
+from .dsp import (
+    CONTROL_BLOCK,
+    KERNEL,
+    LOG2_10_OVER_20,
+    NATIVE_ONLY,
+    STAGE_FADE_MS,
+    array_max,
+    biquad_tdf2,
+    butter2,
+    fast_exp2,
+    fast_lin_to_db,
+    onepole_coeff,
+    winmax_alloc,
+    winmax_block,
+    winmax_reset,
+)
 from .params import BY_ID, PID, SC_HPF_OFF_HZ
 
 MIN_WINDOW_MS = 10.0          # the shortest peak window: clean down to 50 Hz

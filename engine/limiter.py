@@ -35,8 +35,19 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from .dsp import (CONTROL_BLOCK, KERNEL, NATIVE_ONLY, STAGE_FADE_MS, db_to_lin, fast_lin_to_db,
-                  onepole_coeff, pow2_at_least, slidemax_alloc, slidemax_push, slidemax_reset)
+from .dsp import (
+    CONTROL_BLOCK,
+    KERNEL,
+    NATIVE_ONLY,
+    STAGE_FADE_MS,
+    db_to_lin,
+    fast_lin_to_db,
+    onepole_coeff,
+    pow2_at_least,
+    slidemax_alloc,
+    slidemax_push,
+    slidemax_reset,
+)
 from .params import PID
 
 LOOKAHEAD_MS = 0.5

@@ -13,8 +13,8 @@ Tapers map a knob position u in [0, 1] to a value:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from collections import namedtuple
+from dataclasses import dataclass
 
 import numpy as np
 

@@ -33,10 +33,26 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from .dsp import (CONTROL_BLOCK, FASTMATH, KERNEL, LOG2_10_OVER_20, NATIVE_ONLY, STAGE_FADE_MS,
-                  XFADE_MS, array_max, biquad_tdf2, butter2, fade_switch,
-                  fast_exp2, fast_lin_to_db, fast_power_to_db, onepole_coeff, pow2_at_least,
-                  tap_control, tap_reset)
+from .dsp import (
+    CONTROL_BLOCK,
+    FASTMATH,
+    KERNEL,
+    LOG2_10_OVER_20,
+    NATIVE_ONLY,
+    STAGE_FADE_MS,
+    XFADE_MS,
+    array_max,
+    biquad_tdf2,
+    butter2,
+    fade_switch,
+    fast_exp2,
+    fast_lin_to_db,
+    fast_power_to_db,
+    onepole_coeff,
+    pow2_at_least,
+    tap_control,
+    tap_reset,
+)
 from .params import BY_ID, PID, SC_HPF_OFF_HZ, SC_LPF_OFF_HZ
 
 SILENCE = -240.0

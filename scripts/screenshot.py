@@ -14,13 +14,13 @@ Makefile) and stops it afterwards. Audio, in order of preference:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
-import contextlib
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))

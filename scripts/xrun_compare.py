@@ -221,6 +221,7 @@ def main(argv=None) -> int:
         # wedge jackd (jack_deactivate blocks, SIGTERM is ignored), so it gets a server of
         # its own, which is killed afterwards.
         import json
+
         from app.hosts import jack as J
         server = J.PrivateJackServer(a.samplerate, a.blocksize).start()
         try:

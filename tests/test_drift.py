@@ -128,8 +128,8 @@ def test_bank_design_flat_and_within_budget(sr):
 def test_kernel_block_on_a_cache_line():
     """DRIFT's block is swept with 512-bit vectors; at 16 or 48 mod 64 the chain ran
     up to 60 % slower, so it is allocated on a cache line whatever malloc returns."""
-    from engine.dsp import aligned_zeros
     from engine.drift import drift_alloc
+    from engine.dsp import aligned_zeros
     keep = [np.zeros(k) for k in range(1, 12)]          # move malloc's next address around
     for k, (sr, ch) in enumerate([(44100, 2), (48000, 1), (96000, 2)] * 3):
         st = drift_alloc(sr, ch, 64)

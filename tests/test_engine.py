@@ -6,11 +6,11 @@ import math
 
 import numpy as np
 import pytest
+from helpers import SR, configure, peak_db, run, stereo, tone
 
 from engine import Engine, chain
 from engine.curve import chain_curve_db
 from engine.limiter import limiter_latency
-from helpers import SR, configure, peak_db, run, stereo, tone
 
 
 @pytest.fixture(scope="module")

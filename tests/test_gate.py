@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import SR, configure, gain_track_db, peak_db, run, stereo, time_to_cover, tone
 
 from engine import Engine
 from engine.curve import chain_curve_db
-from helpers import SR, configure, gain_track_db, peak_db, run, stereo, time_to_cover, tone
 
 GATE = dict(gate_on=1, settle_on=0)
 
@@ -120,8 +120,15 @@ def test_window_maximum_is_the_sliding_maximum():
     monotonic-deque sliding maximum on the same random levels, with the window
     changing mid-stream, growing and shrinking: identical at every sample."""
     from numba import njit
-    from engine.dsp import (slidemax_alloc, slidemax_push, slidemax_reset, winmax_alloc,
-                            winmax_block, winmax_reset)
+
+    from engine.dsp import (
+        slidemax_alloc,
+        slidemax_push,
+        slidemax_reset,
+        winmax_alloc,
+        winmax_block,
+        winmax_reset,
+    )
 
     @njit
     def both(levels, windows, a, b):     # kernels are called from compiled code only

@@ -17,11 +17,11 @@ import time
 import jack
 import numpy as np
 import pytest
+from jackserver import JackServer
 
 from app.hosts import cycle as C
 from app.hosts import jack as J
 from app.session.live import LiveError, LiveSession
-from jackserver import JackServer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SR, BS = 48000, 64
@@ -411,6 +411,7 @@ def test_portaudio_native_callback_through_jack_host_api(jack_server):
 
 def _args(**kw):
     import argparse
+
     from app.session.run import add_run_arguments
     ap = argparse.ArgumentParser()
     add_run_arguments(ap)

@@ -5,11 +5,10 @@ hi-hats and a sub-bass line made by tests/material.py; figures computed by
 tests/preset_figures.py (which also prints the README's table)."""
 from __future__ import annotations
 
-import numpy as np
-import pytest
-
 import material as M
+import numpy as np
 import preset_figures as F
+import pytest
 
 if M.missing_tools():
     pytest.fail("the material needs " + ", ".join(M.missing_tools()) + " (make test installs them)",

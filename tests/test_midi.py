@@ -11,8 +11,8 @@ from collections import deque
 import numpy as np
 import pytest
 
-from app.control import midi as M
 from app import settings
+from app.control import midi as M
 from app.control.midi import MidiController, MidiInput, MidiParser, MidiPoller
 from engine.params import BY_ID, INDEX, PARAMS
 
@@ -632,6 +632,7 @@ def test_jack_native_midi_in_through_live_session(jack_server):
     """The native JACK client's CLIENT:midi_in -> LiveSession.read_midi -> MidiPoller ->
     session.set -> the lock-free ring the running audio callback drains."""
     import jack
+
     from app.session.live import LiveSession
     s = LiveSession(backend="jack", blocksize=64, channels=2, client_name="uplift",
                     no_connect=True).start()
@@ -793,8 +794,8 @@ def test_jack_midi_out_carries_feedback_from_osc_and_the_session(jack_server):
     import jack
     from pythonosc.udp_client import SimpleUDPClient
 
-    from app.session.live import LiveSession
     from app.control.osc import OscServer
+    from app.session.live import LiveSession
     from app.session.run import start_midi
     s = LiveSession(backend="jack", no_connect=True).start()
     assert "midi_out" in s.port_names

@@ -8,8 +8,8 @@ import pytest
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 
-from app.session.live import LiveSession
 from app.control.osc import OscServer
+from app.session.live import LiveSession
 
 
 def _msg(address, *args) -> bytes:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import SR, configure, peak_db, run, stereo, tone
 
 from engine import Engine
 from engine.curve import chain_curve_db
-from helpers import SR, configure, peak_db, run, stereo, tone
 
 
 @pytest.fixture(scope="module")
@@ -103,8 +103,15 @@ def test_limiter_ceiling_drop_after_quiet_stretch():
     the ceiling: the quiet path must not be taken (it would leave the gain at
     1 through the release that follows)."""
     from numba import njit
-    from engine.limiter import (CLAMP_MARGIN, CONTROL_BLOCK, limiter_alloc, limiter_control,
-                                limiter_process, limiter_reset)
+
+    from engine.limiter import (
+        CLAMP_MARGIN,
+        CONTROL_BLOCK,
+        limiter_alloc,
+        limiter_control,
+        limiter_process,
+        limiter_reset,
+    )
     from engine.params import DEFAULTS, PID
 
     @njit

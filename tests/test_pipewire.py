@@ -17,7 +17,6 @@ import subprocess
 import sys
 
 import pytest
-
 from jackserver import PipeWireServer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

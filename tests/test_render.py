@@ -200,6 +200,7 @@ def test_write_errors_name_out_never_the_temporary_file():
     """A full disk and a read-only folder (which root cannot be given here) each
     make one line naming OUT or its folder."""
     import errno
+
     from app.render import _write_error
     tmp = "/music/.uplift-render-x1y2.wav"
     for code, needle in ((errno.ENOSPC, "no space left"), (errno.EROFS, "Read-only file system"),

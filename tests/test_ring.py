@@ -17,8 +17,18 @@ import numpy as np
 import pytest
 from numba import njit
 
-from engine.rt import (load_acquire, midi_drain, midi_push, midi_ring_alloc, ring_alloc, ring_drain,
-                       ring_push, seqlock_read, seqlock_write_begin, seqlock_write_end)
+from engine.rt import (
+    load_acquire,
+    midi_drain,
+    midi_push,
+    midi_ring_alloc,
+    ring_alloc,
+    ring_drain,
+    ring_push,
+    seqlock_read,
+    seqlock_write_begin,
+    seqlock_write_end,
+)
 
 N_EVENTS = 3_000_000
 

@@ -16,10 +16,9 @@ import numpy as np
 import pytest
 from numba import cfunc, types
 
-from engine import native
-
 from app.hosts import jack as J
 from app.hosts import portaudio as P
+from engine import native
 
 ALLOC = re.compile(
     r"@\"?("

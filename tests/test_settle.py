@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import SR, configure, gain_track_db, peak_db, run, stereo, time_to_cover, tone
 
 from engine import Engine
 from engine.curve import settle_curve_db
-from helpers import SR, configure, gain_track_db, peak_db, run, stereo, time_to_cover, tone
-
 
 
 @pytest.fixture(scope="module")
@@ -323,6 +322,7 @@ def test_settle_off_is_exact_and_fades(eng):
 def test_settle_off_stage_is_bit_exact():
     """SETTLE alone, switched off: its output is its delayed input, bit for bit."""
     from numba import njit
+
     from engine.params import DEFAULTS, PID
     from engine.settle import settle_alloc, settle_control, settle_process, settle_reset
 

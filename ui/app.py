@@ -18,10 +18,11 @@ window started itself (device or block-size change) is stopped here.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import signal
 import sys
-import contextlib
+
 from app.text import one_line
 
 RUN_KEYS = ("backend", "device", "samplerate", "blocksize", "channels", "sidechain",

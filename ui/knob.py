@@ -16,8 +16,7 @@ from __future__ import annotations
 import math
 
 from PyQt6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, pyqtSignal
-from PyQt6.QtGui import (QColor, QConicalGradient, QFontMetrics, QPainter, QPainterPath, QPen,
-                         QRadialGradient)
+from PyQt6.QtGui import QColor, QConicalGradient, QFontMetrics, QPainter, QPainterPath, QPen, QRadialGradient
 from PyQt6.QtWidgets import QInputDialog, QMenu, QSizePolicy, QWidget
 
 from engine.params import Param

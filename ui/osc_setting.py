@@ -4,8 +4,7 @@ started with the window. `--osc PORT` on the command line wins for that run
 and is not saved."""
 from __future__ import annotations
 
-from PyQt6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFormLayout, QLabel,
-                             QSpinBox, QVBoxLayout)
+from PyQt6.QtWidgets import QCheckBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QSpinBox, QVBoxLayout
 
 LOCAL, ANY = "127.0.0.1", "0.0.0.0"
 DEFAULT_PORT = 9000

@@ -110,11 +110,7 @@ class PresetMenu:
             self.w.undo.end()
         if self.w._midi is not None and hasattr(self.w._midi, "notify_values"):
             self.w._midi.notify_values(self.w._values)
-        self.w.preset_name = name
-        self.w.preset_modified = False
-        self.loaded = dict(self.w._values)
-        self.update_button()
-        self.w.statusBar().showMessage(f"Loaded preset “{name}”", 4000)
+        self._now_playing(name, f"Loaded preset “{name}”", 4000)
         return True
 
     def save_as(self, name: str | None = None, overwrite: bool | None = None):
@@ -142,12 +138,16 @@ class PresetMenu:
         except PRESET_ERRORS as e:
             self.w.show_error(f"preset not saved: {e}", dialog=True)
             return None
+        self._now_playing(name, f"Saved preset “{name}” ({path})", 6000)
+        return path
+
+    def _now_playing(self, name: str, message: str, ms: int) -> None:
+        """The values now are preset `name`, unmodified."""
         self.w.preset_name = name
         self.w.preset_modified = False
         self.loaded = dict(self.w._values)
         self.update_button()
-        self.w.statusBar().showMessage(f"Saved preset “{name}” ({path})", 6000)
-        return path
+        self.w.statusBar().showMessage(message, ms)
 
     def delete(self, name: str):
         if QMessageBox.question(self.w, "Delete preset", f"Delete the user preset “{name}”?") \

@@ -14,31 +14,44 @@ through `session.set` (the lock-free ring); meters are read by a QTimer from
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 import math
 import time
 
 from PyQt6.QtCore import QSize, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction, QKeySequence
-from PyQt6.QtWidgets import (QFrame, QGridLayout, QHBoxLayout, QLabel, QMainWindow, QMenu,
-                             QMessageBox, QScrollArea, QSizePolicy, QTabWidget, QToolButton,
-                             QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QScrollArea,
+    QSizePolicy,
+    QTabWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from engine.params import BY_ID, GROUP_TITLES, PARAMS, Param
 
 from . import theme
-from .curve import TransferCurve
 from .ab import ABCompare
-from .audio_menu import AudioMenu, samplerate as _samplerate
+from .audio_menu import AudioMenu
+from .audio_menu import samplerate as _samplerate
+from .curve import TransferCurve
 from .history import HistoryPlot
 from .knob import Knob
-from .midi_learn import MidiLearn
-from .preset_menu import PresetMenu
-from .undo import UndoStack
-from .osc_setting import OscControl, OscDialog
 from .meters import DriftBars, GRMeter, LevelMeter
+from .midi_learn import MidiLearn
+from .osc_setting import OscControl, OscDialog
+from .preset_menu import PresetMenu
 from .switches import EnumSwitch, PowerSwitch, ToggleSwitch
-import contextlib
+from .undo import UndoStack
 
 METER_HZ = 30                 # meter timer rate (30..60 Hz)
 MIN_WIDTH, MIN_HEIGHT = 1024, 640   # the window's minimum; smaller than its content, it scrolls

@@ -44,16 +44,16 @@ no JACK server) instead of raising.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from engine.params import BY_ID, Param, param
-import contextlib
 
 log = logging.getLogger("uplift.midi")
 

@@ -15,8 +15,17 @@ from numba import njit, types
 from engine import meters as M
 from engine.chain import CFG_SR, Core, EngineState
 from engine.native import STATE_TYPE, entry, state_type
-from engine.rt import (FTZ_DAZ, c_function, get_mxcsr, int_to_voidptr, load_acquire,
-                       midi_ring_alloc, seqlock_write_begin, seqlock_write_end, set_mxcsr)
+from engine.rt import (
+    FTZ_DAZ,
+    c_function,
+    get_mxcsr,
+    int_to_voidptr,
+    load_acquire,
+    midi_ring_alloc,
+    seqlock_write_begin,
+    seqlock_write_end,
+    set_mxcsr,
+)
 
 CLOCK_MONOTONIC = 1
 

@@ -38,19 +38,57 @@ from typing import NamedTuple
 import numpy as np
 from numba import carray, njit, types
 
+from app.hosts.cycle import (
+    CF_MIDI,
+    CF_NCH,
+    CF_NSC,
+    CHUNK,
+    L_ENGINE,
+    L_ENTRY,
+    L_LAT_GET,
+    L_LAT_SET,
+    L_LEN,
+    L_MIDI_CLEAR,
+    L_MIDI_COUNT,
+    L_MIDI_GET,
+    L_MIDI_RESERVE,
+    L_PORT_BUFFER,
+    LIVE_TYPE,
+    MIDI_CYCLE_BYTES,
+    MIDI_OUT_CYCLE_BYTES,
+    P_IN,
+    P_MIDI,
+    P_MIDI_OUT,
+    P_OUT,
+    P_SC,
+    ST_CALLBACKS,
+    ST_LEN,
+    ST_SHUTDOWN,
+    ST_XRUNS,
+    _jack,
+    _libc,
+    begin_cycle,
+    end_cycle,
+    latency_range,
+    links,
+    midi_clear_buffer,
+    midi_event_get,
+    midi_event_reserve,
+    midi_get_event_count,
+    port_get_buffer,
+)
 from engine.build import native_cfunc
 from engine.native import address_table, call_entry, state_type, unpack
-from engine.rt import (MIDI_DROPPED, RING_R, RING_W, int_to_voidptr, load_acquire, midi_push,
-                       store_release, voidptr_to_int)
-
-from app.hosts.cycle import (CF_MIDI, CF_NCH, CF_NSC, CHUNK, LIVE_TYPE, L_ENGINE,
-                             L_ENTRY, L_LAT_GET, L_LAT_SET, L_LEN, L_MIDI_CLEAR, L_MIDI_COUNT,
-                             L_MIDI_GET, L_MIDI_RESERVE, L_PORT_BUFFER, MIDI_CYCLE_BYTES,
-                             MIDI_OUT_CYCLE_BYTES, P_IN, P_MIDI, P_MIDI_OUT, P_OUT, P_SC,
-                             ST_CALLBACKS, ST_LEN, ST_SHUTDOWN, ST_XRUNS, _jack, _libc, begin_cycle,
-                             end_cycle, latency_range, links, midi_clear_buffer,
-                             midi_event_get, midi_event_reserve, midi_get_event_count,
-                             port_get_buffer)
+from engine.rt import (
+    MIDI_DROPPED,
+    RING_R,
+    RING_W,
+    int_to_voidptr,
+    load_acquire,
+    midi_push,
+    store_release,
+    voidptr_to_int,
+)
 
 
 class JackError(RuntimeError):

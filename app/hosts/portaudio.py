@@ -21,12 +21,10 @@ import contextlib
 import numpy as np
 from numba import njit, types
 
+from app.hosts.cycle import CF_NCH, CHUNK, L_ENGINE, L_ENTRY, LIVE_TYPE, ST_XRUNS, begin_cycle, end_cycle
 from engine.build import native_cfunc
 from engine.native import call_entry, unpack
 from engine.rt import store_release, voidptr_to_int
-
-from app.hosts.cycle import (CF_NCH, CHUNK, L_ENGINE, L_ENTRY, LIVE_TYPE, ST_XRUNS, begin_cycle,
-                             end_cycle)
 
 PA_XRUN_FLAGS = 0x1 | 0x2 | 0x4 | 0x8   # paInput/OutputUnderflow/Overflow
 PA_SIG = types.int32(types.voidptr, types.voidptr, types.uint64, types.voidptr, types.uint64,

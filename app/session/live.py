@@ -20,20 +20,19 @@ itself, records `error`, and can be started again later with the same values.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 
 import numpy as np
 
+from app.hosts import cycle as C
+from app.hosts import jack as J
 from engine import Engine
 from engine.native import address_table
 from engine.params import param
 from engine.rt import midi_drain, midi_push
-
-from app.hosts import cycle as C
-from app.hosts import jack as J
-import contextlib
 
 BACKENDS = ("jack", "portaudio")
 MIDI_READ_BYTES = 1 << 14
