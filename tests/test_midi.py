@@ -12,8 +12,13 @@ import numpy as np
 import pytest
 
 from app import settings
-from app.control import midi as M
-from app.control.midi import MidiController, MidiInput, MidiParser, MidiPoller
+from app.control.midi.controller import MidiController
+from app.control.midi.mapping import Binding, _stepped, feedback_message
+from app.control.midi.parser import MidiParser
+from app.control.midi.poller import MidiPoller
+from app.control.midi.ports import MidiError, list_input_ports, match_port
+from app.control.midi.rtmidi_in import MidiInput
+from app.control.midi.rtmidi_out import open_output
 from engine.params import BY_ID, INDEX, PARAMS
 
 
@@ -311,20 +316,20 @@ def test_poller_drains_a_callable_and_survives_errors():
 
 def test_match_port():
     ports = ["system:midi_capture_1", "nanoKONTROL2:out", "a2j:Launch Control XL [24] (capture)"]
-    assert M.match_port("nanoKONTROL2:out", ports) == "nanoKONTROL2:out"
-    assert M.match_port("nanokontrol2:OUT", ports) == "nanoKONTROL2:out"
-    assert M.match_port("launch control", ports) == ports[2]
-    assert M.match_port("nanoKONTROL2:out", ["nanoKONTROL2-01:out"]) == "nanoKONTROL2-01:out"
-    assert M.match_port("capture", ports) is None        # ambiguous
-    assert M.match_port("x", []) is None
+    assert match_port("nanoKONTROL2:out", ports) == "nanoKONTROL2:out"
+    assert match_port("nanokontrol2:OUT", ports) == "nanoKONTROL2:out"
+    assert match_port("launch control", ports) == ports[2]
+    assert match_port("nanoKONTROL2:out", ["nanoKONTROL2-01:out"]) == "nanoKONTROL2-01:out"
+    assert match_port("capture", ports) is None        # ambiguous
+    assert match_port("x", []) is None
 
 
 def test_alsa_and_missing_server_fail_gracefully(monkeypatch):
     monkeypatch.setenv("JACK_DEFAULT_SERVER", "uplift-no-such-server")
     monkeypatch.setenv("JACK_NO_START_SERVER", "1")
-    assert M.list_input_ports("jack") == []
+    assert list_input_ports("jack") == []
     c, _, _ = make()
-    with pytest.raises(M.MidiError) as e:
+    with pytest.raises(MidiError) as e:
         MidiInput(c, api="jack").start()
     assert "JACK" in str(e.value) and "\n" not in str(e.value)
     try:
@@ -334,11 +339,11 @@ def test_alsa_and_missing_server_fail_gracefully(monkeypatch):
         pytest.skip("this machine has an ALSA sequencer")
     except rtmidi.RtMidiError:
         pass
-    assert M.list_input_ports("alsa") == []
-    with pytest.raises(M.MidiError) as e:
+    assert list_input_ports("alsa") == []
+    with pytest.raises(MidiError) as e:
         MidiInput(c, api="alsa").start()
     assert "ALSA" in str(e.value)
-    with pytest.raises(M.MidiError):
+    with pytest.raises(MidiError):
         MidiInput(c, api="winmm")
 
 
@@ -448,7 +453,7 @@ def test_jack_learn_takeover_forget(jack_server, eng):
     inp = MidiInput(c, port=sender.name, client_name="uplift-midi").start()
     try:
         assert inp.connected_to == "ctl:out"
-        assert "ctl:out" in M.list_input_ports("jack")
+        assert "ctl:out" in list_input_ports("jack")
         p = BY_ID["amount"]
         # learn: the first CC binds without changing anything
         c.learn("amount")
@@ -678,21 +683,21 @@ def test_feedback_messages_invert_the_input_mapping():
     for pid in ("amount", "release", "threshold"):
         p = BY_ID[pid]
         for v in (p.min, p.default, p.max, p.from_norm(0.37)):
-            b7 = M.Binding(pid, 3, 21)
-            m = M.feedback_message(b7, p, v)
+            b7 = Binding(pid, 3, 21)
+            m = feedback_message(b7, p, v)
             assert m[:2] == bytes([0xB3, 21]) and len(m) == 3
             assert abs(m[2] / 127 - p.to_norm(v)) <= 0.5 / 127 + 1e-12
-            b14 = M.Binding(pid, 0, 7, fine=True)
-            m = M.feedback_message(b14, p, v)
+            b14 = Binding(pid, 0, 7, fine=True)
+            m = feedback_message(b14, p, v)
             assert len(m) == 6 and m[0] == m[3] == 0xB0 and (m[1], m[4]) == (7, 39)
             assert abs(((m[2] << 7) | m[5]) / 16383 - p.to_norm(v)) <= 0.5 / 16383 + 1e-12
     for pid in ("bypass", "detector", "topology"):
         p = BY_ID[pid]
         n = 2 if p.kind == "bool" else len(p.choices)
         for k in range(n):
-            m = M.feedback_message(M.Binding(pid, 0, 80), p, float(k))
-            assert M._stepped(p, m[2] / 127.0) == k
-        assert M.feedback_message(M.Binding(pid, 0, 80), p, float(n - 1))[2] == 127
+            m = feedback_message(Binding(pid, 0, 80), p, float(k))
+            assert _stepped(p, m[2] / 127.0) == k
+        assert feedback_message(Binding(pid, 0, 80), p, float(n - 1))[2] == 127
 
 
 def test_feedback_goes_out_for_changes_from_elsewhere_not_for_its_own():
@@ -703,7 +708,7 @@ def test_feedback_goes_out_for_changes_from_elsewhere_not_for_its_own():
     out = []
     c.add_output(out.append)
     # attaching an output sends every bound value (faders and rings show the truth)
-    assert sorted(out) == sorted(M.feedback_message(c._by_param[k], BY_ID[k], c.value(k))
+    assert sorted(out) == sorted(feedback_message(c._by_param[k], BY_ID[k], c.value(k))
                                  for k in ("amount", "release", "bypass"))
     out.clear()
     c.notify("amount", 80.0)                         # the mouse, a preset, OSC ...
@@ -848,7 +853,7 @@ def test_rtmidi_feedback_output_virtual_and_named(jack_server):
     it connects to when it appears."""
     import jack
     recv = RtmidiReceiver("desk")
-    out = M.open_output("jack:")
+    out = open_output("jack:")
     named = None
     patch = jack.Client("patchbay", no_start_server=True)
     try:
@@ -856,11 +861,11 @@ def test_rtmidi_feedback_output_virtual_and_named(jack_server):
         time.sleep(0.1)
         out.send(cc(4, 9, 99))
         assert recv.collect(lambda g: len(g) >= 1) == [cc(4, 9, 99)]
-        named = M.open_output("jack:desk", client_name="uplift-fb2")
+        named = open_output("jack:desk", client_name="uplift-fb2")
         assert named.connected_to == recv.name
         named.send(cc(5, 10, 1))
         assert recv.collect(lambda g: len(g) >= 2)[1:] == [cc(5, 10, 1)]
-        missing = M.open_output("jack:nobody-here", client_name="uplift-fb3")
+        missing = open_output("jack:nobody-here", client_name="uplift-fb3")
         missing.send(cc(0, 1, 2))
         assert missing.connected_to is None and missing.dropped == 1
         assert "waiting" in missing.status

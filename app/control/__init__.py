@@ -1,1 +1,1 @@
-"""Remote control: MIDI (midi.py) and OSC (osc.py)."""
+"""Remote control: MIDI (the midi package) and OSC (osc.py)."""
