@@ -7,6 +7,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("engine", "app", "ui")
 
@@ -97,6 +99,27 @@ def test_the_graph_is_read():
     g = _graph()
     assert "engine.params" in g["engine.chain"] and "app.session.run" in g["ui.app"]
     assert _cycles({"a": {"b"}, "b": {"a"}, "c": set()}) == [["a", "b"]]
+
+
+def test_midi_controller_knows_no_devices():
+    """The MIDI package's parser, mapping and controller work on bytes and
+    parameters only; rtmidi ports, the reader threads and the poller build on them."""
+    graph = _graph()
+    pure = ("app.control.midi.parser", "app.control.midi.mapping", "app.control.midi.controller")
+    devices = {"app.control.midi.ports", "app.control.midi.rtmidi_in", "app.control.midi.rtmidi_out",
+               "app.control.midi.poller", "app.control.midi"}
+    for mod in pure:
+        assert not graph[mod] & devices, f"{mod} imports {graph[mod] & devices}"
+
+
+def test_every_package_is_installed():
+    """Each package directory is listed in pyproject.toml's [tool.setuptools]
+    packages, or an installed uplift would lack it."""
+    tomllib = pytest.importorskip("tomllib")
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {_module_name(p.parent / "__init__.py") for pkg in PACKAGES
+             for p in (ROOT / pkg).rglob("__init__.py")}
+    assert found - listed == set()
 
 
 def test_every_session_kind_is_a_session():
