@@ -170,17 +170,34 @@ def gate_process(st, p, x, key, start, count, phase):
     nch = x.shape[0]
     if f0 == 0.0 and f1 == 0.0:
         return
-    a_att, a_rel = c[C_ATT], c[C_REL]
-    win = np.int64(c[C_WIN])
-    t, ratio, rng = c[C_T], c[C_R], c[C_RANGE]
-    hpf_on = c[C_HPF_ON] != 0.0
-    t_lin = c[C_T_LIN]
-    n0 = st.n[0]
+    lowest, highest = _gate_detect(st, key, start, count)
     g = st.gr[0]
-    held_last = -1.0
-    target = 0.0
+    if g == 0.0 and lowest >= c[C_T_LIN]:
+        # open all through the segment (the common case): no reduction, unity gain
+        for ch in range(nch):
+            st.gr_db[ch] = 0.0
+        return
+    if g == c[C_RANGE] and highest < c[C_FULL_LIN] and f0 == f1:
+        # shut all through the segment, settled: the whole range, one gain
+        applied = f1 * g
+        shut = fast_exp2(-LOG2_10_OVER_20 * applied)
+        for ch in range(nch):
+            for i in range(start, start + count):
+                x[ch, i] *= shut
+            st.gr_db[ch] = applied
+        return
+    _gate_ballistics(st, x, start, count, phase)
+
+
+@njit(**KERNEL)
+def _gate_detect(st, key, start, count):
+    """The key's level per sample (max over channels, after sc_hpf) into
+    st.level, its held window maximum into st.held; returns the segment's
+    lowest and highest held level."""
+    c = st.coef
+    nch = key.shape[0]
     level = st.level
-    if hpf_on:
+    if c[C_HPF_ON] != 0.0:
         for i in range(count):
             a = 0.0
             for ch in range(nch):
@@ -195,25 +212,27 @@ def gate_process(st, p, x, key, start, count, phase):
     else:
         for i in range(count):
             level[i] = abs(key[0, start + i])
-    lowest, highest = winmax_block(st.wm_vals, st.wm_suf, st.wm_blk, st.wm_pre, n0, level,
-                                   st.held, count, win)
+    n0 = st.n[0]
     st.n[0] = n0 + count
-    if g == 0.0 and lowest >= t_lin:
-        # open all through the segment (the common case): no reduction, unity gain
-        for ch in range(nch):
-            st.gr_db[ch] = 0.0
-        return
-    if g == rng and highest < c[C_FULL_LIN] and f0 == f1:
-        # shut all through the segment, settled: the whole range, one gain
-        applied = f1 * g
-        shut = fast_exp2(-LOG2_10_OVER_20 * applied)
-        for ch in range(nch):
-            for i in range(start, start + count):
-                x[ch, i] *= shut
-            st.gr_db[ch] = applied
-        return
-    # the ballistic GR is a recursion, sample by sample; its gains are then one
-    # vector loop of exps (no branch), and the gains one vector multiply
+    return winmax_block(st.wm_vals, st.wm_suf, st.wm_blk, st.wm_pre, n0, level, st.held, count,
+                        np.int64(c[C_WIN]))
+
+
+@njit(**KERNEL)
+def _gate_ballistics(st, x, start, count, phase):
+    """The general path, sample by sample, from the held levels _gate_detect left:
+    the ballistic GR is a recursion; its gains are then one vector loop of exps
+    (no branch), and the gains one vector multiply. The open and shut paths in
+    gate_process give what this would, bit for bit (tests/test_gate.py)."""
+    c = st.coef
+    f0, f1 = c[C_F0], c[C_F1]
+    nch = x.shape[0]
+    a_att, a_rel = c[C_ATT], c[C_REL]
+    t, ratio, rng = c[C_T], c[C_R], c[C_RANGE]
+    t_lin = c[C_T_LIN]
+    g = st.gr[0]
+    held_last = -1.0
+    target = 0.0
     gain = st.gain
     for i in range(count):
         held = st.held[i]

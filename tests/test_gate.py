@@ -161,3 +161,65 @@ def test_window_maximum_is_the_sliding_maximum():
             ok[at: at + windows[at]] = False
     assert np.array_equal(out[ok, 0], out[ok, 1])
     assert np.all(out[:, 0] >= out[:, 1])
+
+
+def test_open_and_shut_fast_paths_are_the_general_path():
+    """Twin test: the gate stage alone, run twice on the same input, once as the
+    chain runs it (open and shut segments take their fast paths) and once with
+    every segment through the general per-sample path (_gate_ballistics). The
+    outputs must be bit-identical, and both fast paths must have been taken."""
+    from numba import njit
+
+    from engine.dsp import CONTROL_BLOCK
+    from engine.gate import (
+        C_F0,
+        C_F1,
+        C_FULL_LIN,
+        C_RANGE,
+        C_T_LIN,
+        _gate_ballistics,
+        _gate_detect,
+        gate_alloc,
+        gate_control,
+        gate_process,
+        gate_reset,
+    )
+    from engine.params import DEFAULTS, PID
+
+    @njit
+    def run_stage(st, p, x, general):
+        gate_reset(st)            # native only: called from compiled code
+        opened = shut = 0
+        for s in range(0, x.shape[1], CONTROL_BLOCK):
+            gate_control(st, p, float(SR))
+            if not general:
+                g = st.gr[0]
+                gate_process(st, p, x, x, s, CONTROL_BLOCK, 0)
+                # which path the segment took, from the state it started in
+                if g == 0.0 and st.gr[0] == 0.0 and st.gr_db[0] == 0.0:
+                    opened += 1
+                elif g == st.coef[C_RANGE] and st.coef[C_F0] == st.coef[C_F1]:
+                    shut += 1 if st.held[CONTROL_BLOCK - 1] < st.coef[C_FULL_LIN] else 0
+            else:
+                _gate_detect(st, x, s, CONTROL_BLOCK)
+                _gate_ballistics(st, x, s, CONTROL_BLOCK, 0)
+        return opened, shut, st.coef[C_T_LIN]
+
+    rng = np.random.default_rng(7)
+    n = 4 * SR
+    # phrases at -12 dBFS between stretches of -70 dBFS room noise, 0.1-0.5 s each
+    cuts = np.cumsum(rng.integers(4800, 24000, n // 4800))
+    env = np.where(np.searchsorted(cuts, np.arange(n)) % 2 == 0, 10 ** (-12 / 20), 10 ** (-70 / 20))
+    x = np.stack([env * rng.standard_normal(n), 0.7 * env * rng.standard_normal(n)]) * 0.3
+    p = DEFAULTS.copy()
+    p[PID.gate_on], p[PID.gate_threshold], p[PID.gate_ratio], p[PID.gate_range] = 1.0, -45.0, 4.0, 30.0
+    p[PID.gate_attack], p[PID.gate_release], p[PID.gate_hold] = 1.0, 8.0, 20.0
+    outs = []
+    for general in (False, True):
+        st = gate_alloc(SR, 2, 64)
+        y = x.copy()
+        outs.append((y, run_stage(st, p, y, general)))
+    (fast, (opened, shut, _)), (general, _) = outs
+    assert opened > 100 and shut > 100
+    assert np.max(np.abs(fast - x)) > 0.001            # it did gate
+    assert np.array_equal(fast, general)

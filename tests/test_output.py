@@ -334,3 +334,52 @@ def test_curve_puts_the_ceiling_after_the_output_gain():
     measured = peak_db(y[int(0.3 * SR):, 0])
     assert abs(measured - (-6)) <= 0.2
     assert abs(float(chain_curve_db([-10.0], v)[0]) - measured) <= 0.2
+
+
+def test_limiter_quiet_path_is_the_general_path():
+    """Twin test: the limiter stage alone on quiet noise with bursts over the
+    ceiling, once as the chain runs it (quiet segments skip the detector) and
+    once with C_ONES cleared before every segment, which claims the box may hold
+    values under 1, so every segment runs the per-sample detector. Bit-identical,
+    and the quiet path must have been taken."""
+    from numba import njit
+
+    from engine.limiter import (
+        C_ONES,
+        C_STALE,
+        CONTROL_BLOCK,
+        limiter_alloc,
+        limiter_control,
+        limiter_process,
+        limiter_reset,
+    )
+    from engine.params import DEFAULTS, PID
+
+    @njit
+    def run_stage(st, p, x, general):
+        quiet = 0
+        for pos in range(0, x.shape[1], CONTROL_BLOCK):
+            limiter_control(st, p, 48000.0)
+            if general:
+                st.coef[C_ONES] = 0.0
+            limiter_process(st, p, x, pos, CONTROL_BLOCK, 0)
+            quiet += 1 if st.coef[C_STALE] != 0.0 else 0     # set by the quiet path only
+        return quiet
+
+    rng = np.random.default_rng(11)
+    n = 16 * 3000
+    x = rng.standard_normal((2, n)) * 10 ** (-30 / 20)
+    for at in range(4000, n - 2000, 9000):
+        x[:, at:at + 1500] *= 10 ** (33 / 20)           # bursts well over the 0 dB ceiling
+    p = DEFAULTS.copy()
+    p[PID.limiter_on], p[PID.ceiling] = 1.0, -1.0
+    ys, quiet = [], []
+    for general in (False, True):
+        st = limiter_alloc(SR, 2, 64)
+        limiter_reset(st)
+        y = x.copy()
+        quiet.append(run_stage(st, p, y, general))
+        ys.append(y)
+    assert quiet[0] > 100 and quiet[1] == 0
+    assert np.max(np.abs(ys[0])) <= 10 ** (-1 / 20) and np.max(np.abs(x)) > 1.0   # it did limit
+    assert np.array_equal(ys[0], ys[1])
