@@ -159,7 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="IN... OUT")
     add_values(p)
     p.add_argument("--block", type=int, default=512, metavar="N", help="block size (1..8192)")
-    p.add_argument("--report", metavar="PNG", help="write waveforms, band lifts and gain reduction")
+    p.add_argument("--report", metavar="PNG", help="also write a PNG report: levels in dBFS, band lifts, "
+                   "gain reduction, and peak, RMS, loudness (LUFS) and noise floor before and after")
     p.add_argument("--jobs", type=int, default=1, metavar="N",
                    help="render N files at once (several INs)")
     p.add_argument("--force", action="store_true", help="replace existing output files")

@@ -206,7 +206,8 @@ def render(in_path: str, out_path: str, values: dict, block: int = 512,
         except OSError as e:
             raise _write_error(e, out_path) from None
         os.close(fd)
-        trace = _Trace(sr, block) if report_path else None
+        trace = _Trace(sr, frames, delay=0 if live_alignment else latency) if report_path else None
+        numbers = None
         try:
             try:
                 dst = sf.SoundFile(tmp, "w", samplerate=sr, channels=channels, format=fmt,
@@ -221,7 +222,8 @@ def render(in_path: str, out_path: str, values: dict, block: int = 512,
                 sys.stderr.write("\n")
             if report_path:
                 from app.report import write_report
-                write_report(report_path, trace, in_path)
+                names = f"{os.path.basename(in_path)} \u2192 {os.path.basename(out_path)}"
+                numbers = write_report(report_path, trace, in_path, tmp, title=names)
             os.chmod(tmp, _new_file_mode(out_path))
             os.replace(tmp, out_path)
         except (OSError, sf.LibsndfileError) as e:
@@ -231,7 +233,7 @@ def render(in_path: str, out_path: str, values: dict, block: int = 512,
                 os.unlink(tmp)
     return {"frames": read, "header_frames": max(frames, promised), "samplerate": sr, "channels": channels,
             "format": fmt, "subtype": subtype, "input_subtype": src.subtype,
-            "latency_samples": latency, "aligned": not live_alignment}
+            "latency_samples": latency, "aligned": not live_alignment, "report": numbers}
 
 
 def _render_one(job):
@@ -338,7 +340,7 @@ def _process(src, dst, eng, block: int, trace, frames: int, skip: int, progress:
             for i in range(0, n, block):
                 x, y = xbuf[i:min(i + block, n)], ybuf[i:min(i + block, n)]
                 eng.process_into(x, y)
-                trace.add(x, y, eng.meters())
+                trace.add(x.shape[0], eng.meters())
         else:
             eng.process_into(xbuf[:n], ybuf[:n])
         drop = min(skip, n)
@@ -363,34 +365,39 @@ def _bar(done: int, total: int, t0: float) -> None:
 
 
 class _Trace:
-    """What `--report` plots: decimated waveforms, band lifts and gain reduction over time."""
+    """What `--report` draws from the engine: per point of time, SETTLE's
+    largest gain reduction and DRIFT's mean lift per band over the point's
+    blocks, read from the meters after every block; and the largest gain
+    reduction of all. At most POINTS points whatever the file's length (about
+    10 ms each for a short file), so a long file costs no more memory. Times
+    are the output file's: `delay` (the latency taken off the front) earlier
+    than the engine's."""
 
-    def __init__(self, samplerate: int, block: int):
+    POINTS = 4096
+
+    def __init__(self, samplerate: int, frames: int, delay: int = 0):
         self.samplerate = samplerate
-        self.block = block
-        self.t, self.inp, self.out, self.lift, self.gr = [], [], [], [], []
+        self.delay = delay
+        span = max(frames, 1)
+        self.step = max(int(0.01 * samplerate), -(-span // self.POINTS))   # samples per point
+        n = -(-span // self.step)
+        self.gr = np.zeros(n)
+        self.lift = np.zeros((n, M.NUM_BANDS))
+        self.count = np.zeros(n, np.int64)
+        self.max_gr_db = None
         self._pos = 0
-        self._every = max(1, int(0.01 * samplerate) // block)  # about 100 points per second
-        self._k = 0
-        self._in_peak = 0.0
-        self._out_peak = 0.0
 
-    def add(self, x, y, meters):
-        # Waveforms keep the peak of every block in a point, so nothing is hidden by decimation.
-        self._in_peak = max(self._in_peak, float(np.max(np.abs(x))) if len(x) else 0.0)
-        self._out_peak = max(self._out_peak, float(np.max(np.abs(y))) if len(y) else 0.0)
-        self._pos += x.shape[0]
-        self._k += 1
-        if self._k % self._every == 0:
-            self.t.append(self._pos / self.samplerate)
-            self.inp.append(self._in_peak)
-            self.out.append(self._out_peak)
-            self.lift.append(meters["drift_lift_db"])
-            self.gr.append(meters["settle_gr_db"])
-            self._in_peak = self._out_peak = 0.0
+    def add(self, frames: int, meters) -> None:
+        self._pos += frames
+        gr = float(meters["settle_gr_db"])
+        self.max_gr_db = gr if self.max_gr_db is None else max(self.max_gr_db, gr)
+        i = min(max(self._pos - 1 - self.delay, 0) // self.step, len(self.gr) - 1)
+        self.gr[i] = max(self.gr[i], gr) if self.count[i] else gr
+        self.lift[i] += meters["drift_lift_db"]
+        self.count[i] += 1
 
     def arrays(self):
-        n = M.NUM_BANDS
-        lift = np.array(self.lift, dtype=float).reshape(-1, n) if self.lift else np.zeros((0, n))
-        return (np.array(self.t), np.array(self.inp), np.array(self.out), lift,
-                np.array(self.gr, dtype=float))
+        """(t, lift, gr): each point's middle in seconds, its mean lift per band, its largest reduction."""
+        have = self.count > 0
+        t = (np.flatnonzero(have) + 0.5) * self.step / self.samplerate
+        return t, self.lift[have] / self.count[have, None], self.gr[have]
