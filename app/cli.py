@@ -39,6 +39,8 @@ def cmd_render(args) -> int:
         raise UserError("render needs IN and OUT (uplift render IN... OUT)")
     inputs, out = args.paths[:-1], args.paths[-1]
     values = values_from(args)
+    if not any(item.split("=", 1)[0].strip() == "match" for item in args.set or []):
+        values["match"] = 0.0     # a listening aid: off in renders unless asked for (dsp.md)
     if len(inputs) > 1 or os.path.isdir(out):
         if args.report:
             raise UserError("--report renders one file; give one IN and one OUT")

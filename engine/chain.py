@@ -1,6 +1,7 @@
 """The signal chain, as the audio thread runs it (product.md, "Signal chain").
 
-    in ─ input_gain ─ GATE ─ DRIFT ─ SETTLE (+makeup) ─ mix ─ output_gain ─ limiter ─ delta/bypass ─ out
+    in ─ input_gain ─ GATE ─ DRIFT ─ SETTLE (+makeup) ─ mix ─ output_gain ─ match ─ limiter
+       ─ delta/bypass ─ out
 
 The ceiling limiter is last in the processed path, so with limiter_on no
 processed sample exceeds the ceiling whatever mix and output gain do; delta and
@@ -50,6 +51,15 @@ from .limiter import (
     limiter_latency,
     limiter_process,
     limiter_reset,
+)
+from .match import (
+    MatchState,
+    match_alloc,
+    match_control,
+    match_meter_db,
+    match_meter_lufs,
+    match_process,
+    match_reset,
 )
 from .params import DEFAULTS, NUM_PARAMS, PID, SMOOTH_MASK, SNAP_EPS
 from .rt import ring_alloc, ring_drain, seqlock_write_begin, seqlock_write_end
@@ -107,6 +117,7 @@ class EngineState(NamedTuple):
     gate: GateState
     drift: DriftState
     settle: SettleState
+    match: MatchState
     limiter: LimiterState
 
 
@@ -145,6 +156,7 @@ def alloc(samplerate: float, channels: int, sidechain_channels: int, max_block: 
                     gate=gate_alloc(sr, channels, max_block),
                     drift=drift_alloc(sr, channels, max_block),
                     settle=settle_alloc(sr, channels, max_block),
+                    match=match_alloc(sr, channels, max_block),
                     limiter=limiter_alloc(sr, channels, max_block))
     reset(S)
     return S
@@ -176,8 +188,9 @@ def reset(S):
     gate_reset(S.gate)
     drift_reset(S.drift)
     settle_reset(S.settle)
-    limiter_reset(S.limiter)
     sr = c.cfg[CFG_SR]
+    match_reset(S.match, sr)
+    limiter_reset(S.limiter)
     c.gains[G_IN, 1] = db_to_lin(c.p_cur[PID.input_gain])
     c.gains[G_OUT, 1] = db_to_lin(c.p_cur[PID.output_gain])
     c.gains[G_DB, 0] = c.p_cur[PID.input_gain]
@@ -216,6 +229,7 @@ def _control_tick(S):
     gate_control(S.gate, p, sr)
     drift_control(S.drift, p, sr)
     settle_control(S.settle, p, sr)
+    match_control(S.match, p)
     limiter_control(S.limiter, p, sr)
     lat = total_latency(sr, p[PID.lookahead])
     c.counters[CNT_LATENCY] = lat
@@ -263,6 +277,7 @@ def _segment(S, start, count, phase):
     _settle_key(S, start, count, external, nch, nsc)
     settle_process(S.settle, p, w, key, start, count, phase)
     _mix(S, start, count, phase)
+    match_process(S.match, x, w, start, count, phase)
     limiter_process(S.limiter, p, w, start, count, phase)
     _monitor(S, start, count, phase)
 
@@ -471,6 +486,9 @@ def _publish_meters(S, n):
         d[M.DRIFT_FLOOR + b] = min(dr.floor_db[b], 0.0) if dr.floor_db[b] < 1e6 else -240.0
     d[M.DRIFT_GUARDED] = dr.misc[DRIFT_M_GUARDED]
     d[M.DETECTOR] = settle_meter_detector_db(S.settle)
+    d[M.MATCH] = match_meter_db(S.match)
+    d[M.MATCH_IN_LUFS] = match_meter_lufs(S.match, 0)
+    d[M.MATCH_OUT_LUFS] = match_meter_lufs(S.match, 1)
     d[M.LATENCY] = c.counters[CNT_LATENCY]
     d[M.SAMPLES] = c.counters[CNT_SAMPLES]
     seqlock_write_end(c.meter_seq)

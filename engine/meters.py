@@ -29,6 +29,9 @@ FIELDS: tuple[tuple[str, int], ...] = (
     ("drift_floor_db", NUM_BANDS),
     ("drift_guarded", 1),
     ("detector_db", 1),
+    ("match_db", 1),
+    ("match_in_lufs", 1),
+    ("match_out_lufs", 1),
     ("latency_samples", 1),
     ("samples", 1),
     ("callbacks", 1),
@@ -57,6 +60,9 @@ DRIFT_LEVEL = OFFSET["drift_level_db"]
 DRIFT_FLOOR = OFFSET["drift_floor_db"]
 DRIFT_GUARDED = OFFSET["drift_guarded"]
 DETECTOR = OFFSET["detector_db"]
+MATCH = OFFSET["match_db"]
+MATCH_IN_LUFS = OFFSET["match_in_lufs"]
+MATCH_OUT_LUFS = OFFSET["match_out_lufs"]
 LATENCY = OFFSET["latency_samples"]
 SAMPLES = OFFSET["samples"]
 CALLBACKS = OFFSET["callbacks"]
@@ -64,8 +70,7 @@ XRUNS = OFFSET["xruns"]
 LOAD = OFFSET["load"]
 LOAD_MAX = OFFSET["load_max"]
 
-_SCALAR = {"settle_gr_db", "gate_gr_db", "detector_db", "latency_samples", "samples",
-           "callbacks", "xruns", "load", "load_max", "drift_guarded"}
+_SCALAR = {k for k, n in FIELDS if n == 1}
 _INT = {"latency_samples", "samples", "callbacks", "xruns", "drift_guarded"}
 
 

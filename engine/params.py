@@ -163,6 +163,9 @@ PARAMS: tuple[Param, ...] = (
     _bool("delta", "Delta", "global", 0, "output = processed − aligned dry"),
     _bool("ab", "A/B", "global", 0, "which of the window's two settings plays (off = A, on = B); "
           "the engine ignores it"),
+    _bool("match", "Match", "global", 0, "loudness-matched compare: the processed output is held at "
+          "the dry input's loudness (±18 dB, 3 s) so bypass and A/B compare character, not level; "
+          "off in renders unless set"),
     # GATE
     _bool("gate_on", "Gate", "gate", 0),
     Param("gate_threshold", "Threshold", "dBFS", "gate", -96, 0, -60),

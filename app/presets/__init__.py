@@ -21,8 +21,8 @@ ids the preset does not mention at their defaults.
 Factory presets are JSON files in app/presets/factory/ holding only their
 differences from the defaults (and why, in "about").
 
-`bypass` and `delta` are monitoring switches and `ab` picks the window's A or
-B setting; none is part of a sound: user
+`bypass`, `delta` and `match` are monitoring switches and `ab` picks the
+window's A or B setting; none is part of a sound: user
 presets are saved without them (a file that has them is still accepted), and
 factory presets leave them off. Callers that want to keep the current
 monitoring state across a preset change drop SESSION_ONLY from the result.
@@ -40,7 +40,7 @@ from ..settings import SettingsError, atomic_write_json, presets_dir, read_json
 
 FORMAT = "uplift-preset"
 VERSION = 1
-SESSION_ONLY = ("bypass", "delta", "ab")
+SESSION_ONLY = ("bypass", "delta", "match", "ab")
 
 DEFAULT_PRESET = "Vocal tracking"
 
