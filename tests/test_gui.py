@@ -844,3 +844,31 @@ def test_auto_makeup_reads_as_a_switch(win):
     # the dot: left when off, right when on
     assert off.pixelColor(11, y) != on.pixelColor(11, y)
     assert off.pixelColor(24, y) != on.pixelColor(24, y)
+
+
+@pytest.mark.parametrize("size", [(1024, 640), (1366, 768), (1920, 1200)])
+def test_a_knobs_value_sits_with_its_own_knob(win, size):
+    """Each knob's value is nearer its own dial than the label of the knob
+    under it (at 1920×1200 the value sat under the ring's full circle, which is
+    open at the bottom, and nearly touched the next row's label)."""
+    win.resize(*size)
+    QApplication.processEvents()
+
+    def parts(k):
+        o = QPointF(k.mapTo(win, QPoint(0, 0)))
+        return {n: r.translated(o) for n, r in k.parts().items()}
+    knobs = [c for c in win.controls.values() if isinstance(c, Knob) and not c.hero]
+    pairs = 0
+    for a in knobs:
+        pa = parts(a)
+        below = [parts(b) for b in knobs if b.parent() is a.parent() and b is not a
+                 and abs(parts(b)["dial"].center().x() - pa["dial"].center().x()) < 2
+                 and parts(b)["label"].top() > pa["value"].bottom() - 1]
+        if not below:
+            continue
+        pb = min(below, key=lambda p: p["label"].top())
+        to_own = pa["value"].top() - pa["dial"].bottom()
+        to_next = pb["label"].top() - pa["value"].bottom()
+        assert 0 <= to_own < to_next - 4, (a.param.id, to_own, to_next)
+        pairs += 1
+    assert pairs >= 10

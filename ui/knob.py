@@ -364,28 +364,65 @@ class Knob(QWidget, ParamControl):
             self.param.label) + 6
         return QSize(max(62, label_w), 84)
 
+    VALUE_GAP = 2.0            # from the dial's lowest ink to the value's line box
+
     def _layout(self):
+        """(cx, cy, d, label_h, value_h, top, vy): the dial's centre and diameter,
+        the label's and value's line heights, the label's top and the value's.
+
+        The value sits right under the dial's lowest ink (the body, or the
+        ends of the open ring, whichever is lower), not under the ring's full
+        circle: the ring is open at the bottom, so the full circle would leave
+        the value nearer the next row's label than its own knob. The label,
+        dial and value are centred as one block in the widget's height, so any
+        height to spare goes between knobs, not between a knob and its value."""
         w, h = self.width(), self.height()
         label_h = 20 if self.hero else 15
         value_h = 22 if self.hero else 16
         avail = min(w - 6, h - label_h - value_h - 4)
         d = max(avail, 16)
+        low = self._dial_low(d)
+        block = label_h + 2 + d / 2.0 + low + self.VALUE_GAP + value_h
+        top = max(0.0, (h - block) / 2.0)
         cx = w / 2.0
-        cy = label_h + 2 + d / 2.0
-        return cx, cy, d, label_h, value_h
+        cy = top + label_h + 2 + d / 2.0
+        return cx, cy, d, label_h, value_h, top, cy + low + self.VALUE_GAP
+
+    def _ring(self, d: float):
+        """(ring width, arc radius, body radius) for a dial of diameter d."""
+        ring_w = max(3.0, d * (0.075 if self.hero else 0.085))
+        arc_r = d / 2.0 - ring_w / 2.0 - 1
+        body_r = arc_r - ring_w / 2.0 - max(3.0, d * 0.06)
+        return ring_w, arc_r, body_r
+
+    def _dial_low(self, d: float) -> float:
+        """How far below the centre the dial's ink reaches: the body's edge, or
+        the ring's ends (at 7:30 and 4:30, round caps) if lower."""
+        ring_w, arc_r, body_r = self._ring(d)
+        end = arc_r * math.sin(math.radians(SWEEP_DEG / 2 - 90)) + ring_w / 2.0
+        return max(body_r + 0.6, end)
+
+    def parts(self) -> dict[str, QRectF]:
+        """Where the label's line, the dial and the value's line are drawn
+        (widget coordinates): what the layout tests measure."""
+        cx, cy, d, label_h, value_h, top, vy = self._layout()
+        r = d / 2.0
+        return {"label": QRectF(0, top, self.width(), label_h),
+                "dial": QRectF(cx - r, cy - r, d, r + self._dial_low(d)),
+                "value": QRectF(0, vy, self.width(), value_h)}
 
     def paintEvent(self, _e):
         p = self.param
         qp = QPainter(self)
         qp.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         qp.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
-        cx, cy, d, label_h, value_h = self._layout()
+        cx, cy, d, label_h, value_h, top, vy = self._layout()
         r = d / 2.0
         accent = QColor(self._accent)
         if not self._active:
             accent = QColor(accent)
             accent.setHsv(accent.hue(), int(accent.saturation() * 0.25), int(accent.value() * 0.55))
-        ring_w = max(3.0, d * (0.075 if self.hero else 0.085))
+        ring_w, arc_r, body_r = self._ring(d)
 
         # label
         label = p.label.upper() if self.hero else p.label
@@ -401,9 +438,8 @@ class Knob(QWidget, ParamControl):
         qp.setPen(QColor(theme.TEXT if self.hero else theme.TEXT_DIM))
         fm = QFontMetrics(font.resolve(self.font()))
         label = fm.elidedText(label, Qt.TextElideMode.ElideRight, self.width() - 2)
-        qp.drawText(QRectF(0, 0, self.width(), label_h), Qt.AlignmentFlag.AlignCenter, label)
+        qp.drawText(QRectF(0, top, self.width(), label_h), Qt.AlignmentFlag.AlignCenter, label)
 
-        arc_r = r - ring_w / 2.0 - 1
         arc_rect = QRectF(cx - arc_r, cy - arc_r, 2 * arc_r, 2 * arc_r)
         # track
         pen = QPen(QColor(theme.TRACK), ring_w, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap)
@@ -422,7 +458,6 @@ class Knob(QWidget, ParamControl):
             qp.drawArc(arc_rect, int(a0 * 16), int(span * 16))
 
         # body
-        body_r = arc_r - ring_w / 2.0 - max(3.0, d * 0.06)
         grad = QRadialGradient(QPointF(cx - body_r * 0.35, cy - body_r * 0.45), body_r * 1.6)
         grad.setColorAt(0.0, QColor("#3b414e"))
         grad.setColorAt(0.6, QColor("#272b34"))
@@ -457,14 +492,15 @@ class Knob(QWidget, ParamControl):
             c.setAlpha(255 if self._blink else 90)
             qp.setPen(QPen(c, 2.0, Qt.PenStyle.DashLine))
             qp.setBrush(Qt.BrushStyle.NoBrush)
-            qp.drawEllipse(QPointF(cx, cy), r, r)
+            # over the ring's sweep only: a full circle would run through the value below
+            qp.drawArc(QRectF(cx - r + 1, cy - r + 1, d - 2, d - 2), int(START_DEG * 16),
+                       int(-SWEEP_DEG * 16))
         elif self._mapping:
             qp.setBrush(QColor(theme.LEARN))
             qp.setPen(Qt.PenStyle.NoPen)
             qp.drawEllipse(QPointF(cx + r * 0.80, cy - r * 0.80), 3.0, 3.0)
 
-        # value readout
-        vy = cy + r + 2
+        # value readout (vy: from _layout, just under the dial)
         if self._learning:
             text, colour = "MIDI learn…", QColor(theme.LEARN)
         else:
