@@ -872,3 +872,19 @@ def test_a_knobs_value_sits_with_its_own_knob(win, size):
         assert 0 <= to_own < to_next - 4, (a.param.id, to_own, to_next)
         pairs += 1
     assert pairs >= 10
+
+
+def test_plot_lines_keep_their_width_on_a_hidpi_screen(win, monkeypatch):
+    """pyqtgraph draws its (cosmetic) pens in device pixels: on a 2× screen the
+    transfer curve and the history lines are drawn at twice their width, like
+    the rest of the window, not half as thick."""
+    from PyQt6.QtGui import QShowEvent
+    curve, history = win.curve, win.history
+    assert curve.curve_item.opts["pen"].widthF() == pytest.approx(2.5 * curve.devicePixelRatioF())
+    for w in (curve, history):
+        monkeypatch.setattr(w, "devicePixelRatioF", lambda: 2.0)
+        QApplication.sendEvent(w, QShowEvent())
+    assert curve.curve_item.opts["pen"].widthF() == pytest.approx(5.0)
+    assert curve.unity.opts["pen"].widthF() == pytest.approx(2.0)
+    assert history.curves["out"].opts["pen"].widthF() == pytest.approx(3.0)
+    assert history.curves["in"].opts["pen"].widthF() == pytest.approx(2.0)

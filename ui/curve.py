@@ -20,6 +20,7 @@ from PyQt6.QtWidgets import QSizePolicy
 from engine.params import BY_ID
 
 from . import theme
+from .pens import ScaledPens
 
 X_MIN, X_MAX = -96.0, 0.0
 Y_MIN, Y_MAX = -96.0, 6.0
@@ -49,12 +50,15 @@ def find_curve_function():
 
 
 class TransferCurve(pg.PlotWidget):
+    pens: ScaledPens | None = None
+
     def __init__(self, curve_fn="auto", parent=None):
         super().__init__(parent=parent, background=theme.PANEL)
         self.curve_fn = find_curve_function() if curve_fn == "auto" else curve_fn
         self.setObjectName("transfer_curve")
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(240, 220)
+        self.pens = ScaledPens(self)
         pi = self.getPlotItem()
         pi.setMenuEnabled(False)
         pi.hideButtons()
@@ -65,7 +69,7 @@ class TransferCurve(pg.PlotWidget):
         font.setPixelSize(10)
         for side in ("left", "bottom"):
             ax = pi.getAxis(side)
-            ax.setPen(pg.mkPen(theme.BORDER))
+            self.pens.add(ax.setPen, theme.BORDER)
             ax.setTextPen(pg.mkPen(theme.TEXT_DIM))
             ax.setStyle(tickFont=font, tickLength=-4)
             ax.setTickSpacing(24, 12)
@@ -75,30 +79,30 @@ class TransferCurve(pg.PlotWidget):
                     f"letter-spacing:2px'>TRANSFER CURVE</span>"
                     f"<span style='color:{theme.TEXT_FAINT};font-size:10px'>"
                     f"&nbsp;&nbsp;in → out · dBFS</span>")
-        self.unity = pi.plot([X_MIN, X_MAX], [X_MIN, X_MAX],
-                             pen=pg.mkPen(theme.TEXT_FAINT, width=1, style=Qt.PenStyle.DashLine))
+        self.unity = pi.plot([X_MIN, X_MAX], [X_MIN, X_MAX])
+        self.pens.add(self.unity.setPen, theme.TEXT_FAINT, 1, style=Qt.PenStyle.DashLine)
         self.markers = {}
         for key, group in (("gate", "gate"), ("drift", "drift"), ("settle", "settle"),
                            ("settle2", "settle")):
             c = theme.accent(group)
             c.setAlpha(90)
-            line = pg.InfiniteLine(angle=90, movable=False,
-                                   pen=pg.mkPen(c, width=1, style=Qt.PenStyle.DotLine))
+            line = pg.InfiniteLine(angle=90, movable=False)
+            self.pens.add(line.setPen, c, 1, style=Qt.PenStyle.DotLine)
             line.setVisible(False)
             pi.addItem(line)
             self.markers[key] = line
-        self.ceiling_line = pg.InfiniteLine(angle=0, movable=False,
-                                            pen=pg.mkPen(QColor(198, 146, 234, 90), width=1,
-                                                         style=Qt.PenStyle.DotLine))
+        self.ceiling_line = pg.InfiniteLine(angle=0, movable=False)
+        self.pens.add(self.ceiling_line.setPen, QColor(198, 146, 234, 90), 1, style=Qt.PenStyle.DotLine)
         self.ceiling_line.setVisible(False)
         pi.addItem(self.ceiling_line)
         glow = QColor(theme.ACCENT["drift"])
-        self.curve_item = pi.plot([], [], pen=pg.mkPen(glow, width=2.5), antialias=True)
+        self.curve_item = pi.plot([], [], antialias=True)
+        self.pens.add(self.curve_item.setPen, glow, 2.5)
         self.dot = pg.ScatterPlotItem(size=13, pen=pg.mkPen("#ffffff", width=1.5),
                                       brush=pg.mkBrush(theme.ACCENT["settle"]), antialias=True)
         pi.addItem(self.dot)
-        self.det_line = pg.InfiniteLine(angle=90, movable=False,
-                                        pen=pg.mkPen(QColor(255, 255, 255, 70), width=1))
+        self.det_line = pg.InfiniteLine(angle=90, movable=False)
+        self.pens.add(self.det_line.setPen, QColor(255, 255, 255, 70), 1)
         self.det_line.setVisible(False)
         pi.addItem(self.det_line)
         self.message = pg.TextItem("", color=theme.TEXT_DIM, anchor=(0.5, 0.5))
@@ -118,6 +122,11 @@ class TransferCurve(pg.PlotWidget):
         self._timer.timeout.connect(self._recompute)
         if self.curve_fn is None:
             self.message.setText("static curve not available\n(engine.curve missing)")
+
+    def event(self, e):
+        if self.pens is not None:        # events arrive from within super().__init__
+            self.pens.follow(e)
+        return super().event(e)
 
     # --- data ---
     def set_curve_function(self, fn) -> None:

@@ -9,6 +9,7 @@ import pyqtgraph as pg
 from app.session.headless import overall_lift_db
 
 from . import theme
+from .pens import ScaledPens
 
 SECONDS = 10.0
 
@@ -17,10 +18,13 @@ class HistoryPlot(pg.GraphicsLayoutWidget):
     """Two stacked plots over the same time axis: levels (dBFS) on top, SETTLE's
     reduction (down) and DRIFT's lift (up) in dB below."""
 
+    pens: ScaledPens | None = None
+
     def __init__(self, rate_hz: float = 30.0, parent=None):
         super().__init__(parent)
         self.setObjectName("history")
         self.setBackground(None)
+        self.pens = ScaledPens(self)
         self.n = int(SECONDS * rate_hz)
         self.t = np.linspace(-SECONDS, 0.0, self.n)
         self.data = {k: np.full(self.n, np.nan) for k in ("in", "out", "gr", "lift")}
@@ -40,12 +44,22 @@ class HistoryPlot(pg.GraphicsLayoutWidget):
         self.levels.getAxis("bottom").setStyle(showValues=False)
         self.levels.addLegend(offset=(6, 4), labelTextSize="8pt")
         self.dyn.addLegend(offset=(6, 4), labelTextSize="8pt")
-        self.curves = {
-            "in": self.levels.plot(pen=pg.mkPen(theme.TEXT_DIM, width=1), name="in"),
-            "out": self.levels.plot(pen=pg.mkPen(theme.accent("output"), width=1.5), name="out"),
-            "gr": self.dyn.plot(pen=pg.mkPen(theme.GR_COLOUR, width=1.5), name="SETTLE −GR"),
-            "lift": self.dyn.plot(pen=pg.mkPen(theme.accent("drift"), width=1.5), name="DRIFT lift"),
-        }
+        self.curves = {}
+        for key, plot, colour, width, name in (
+                ("in", self.levels, theme.TEXT_DIM, 1.0, "in"),
+                ("out", self.levels, theme.accent("output"), 1.5, "out"),
+                ("gr", self.dyn, theme.GR_COLOUR, 1.5, "SETTLE −GR"),
+                ("lift", self.dyn, theme.accent("drift"), 1.5, "DRIFT lift")):
+            self.curves[key] = plot.plot(name=name, antialias=True)
+            self.pens.add(self.curves[key].setPen, colour, width)
+        for plot in (self.levels, self.dyn):
+            for side in ("left", "bottom"):
+                self.pens.add(plot.getAxis(side).setPen, theme.TEXT_DIM)
+
+    def event(self, e):
+        if self.pens is not None:        # events arrive from within super().__init__
+            self.pens.follow(e)
+        return super().event(e)
 
     def push(self, m: dict) -> None:
         """One meter snapshot (Engine.meters() form)."""
