@@ -1,11 +1,20 @@
 """The signal chain, as the audio thread runs it (product.md, "Signal chain").
 
     in ─ input_gain ─ GATE ─ DRIFT ─ SETTLE (+makeup) ─ mix ─ output_gain ─ match ─ limiter
-       ─ delta/bypass ─ out
+       ─ listen/bypass ─ out
 
 The ceiling limiter is last in the processed path, so with limiter_on no
-processed sample exceeds the ceiling whatever mix and output gain do; delta and
-bypass are monitoring and are not limited (dsp.md, "Output, mix, bypass").
+processed sample exceeds the ceiling whatever mix and output gain do; listen
+and bypass are monitoring and are not limited (dsp.md, "Output, mix, bypass").
+
+Listen (dsp.md, "Listen"): besides the output and delta, the output can carry
+what DRIFT adds (its output − its delayed input) or SETTLE's key (after its
+filters), both taken after DRIFT and delayed like the main path by SETTLE's
+lookahead (its own crossfading tap), then what SETTLE removes (its delayed
+input − its output before makeup), all delayed by the limiter's latency into
+the output: aligned to the reported latency. Their switch fades act where
+they are taken, so a stale delay line is never heard; the lines are cleared
+once nothing has been listened to for longer than they are long.
 
 `process(S, n)` is the one kernel every path runs: offline `Engine.process`,
 `uplift render`, and the native PortAudio/JACK callbacks. It reads the planar
@@ -28,10 +37,19 @@ from numba import njit
 
 from . import meters as M
 from .drift import M_GUARDED as DRIFT_M_GUARDED
-from .drift import DriftState, drift_alloc, drift_control, drift_latency, drift_process, drift_reset
+from .drift import (
+    DriftState,
+    drift_alloc,
+    drift_control,
+    drift_delayed_input,
+    drift_latency,
+    drift_process,
+    drift_reset,
+)
 from .dsp import (
     CONTROL_BLOCK,
     KERNEL,
+    LOG2_10_OVER_20,
     XFADE_MS,
     db_to_lin,
     fade_switch,
@@ -41,6 +59,7 @@ from .dsp import (
     onepole_coeff,
     pow2_at_least,
     tap_control,
+    tap_read,
     tap_reset,
 )
 from .gate import GateState, gate_active, gate_alloc, gate_control, gate_meter_gr_db, gate_process, gate_reset
@@ -67,7 +86,10 @@ from .settle import (
     SettleState,
     settle_alloc,
     settle_control,
+    settle_delayed_input,
+    settle_key_filters,
     settle_latency,
+    settle_makeup_db,
     settle_meter_detector_db,
     settle_meter_gr_db,
     settle_process,
@@ -78,7 +100,7 @@ PARAM_GLIDE_MS = 20.0     # time constant of every parameter glide
 METER_RMS_MS = 300.0      # RMS meter integration
 METER_PEAK_FALL_MS = 600.0  # peak meter fall-back, so a 30 Hz reader sees every peak
 MAX_LATENCY_MS = 16.0     # DRIFT + max lookahead + limiter, with headroom
-OUT_FADE_MS = 5.0         # bypass and delta crossfades (dsp.md: within 10 ms)
+OUT_FADE_MS = 5.0         # bypass and listen crossfades (dsp.md: within 10 ms)
 INPUT_LIMIT = 1.0e4       # +80 dBFS: larger input magnitudes are bounded, not trusted
 
 # cfg vector
@@ -106,7 +128,12 @@ class Core(NamedTuple):
     dry_tap: np.ndarray       # float64[4]: its crossfading tap (engine/dsp.py tap_*)
     sc_line: np.ndarray       # float64[max(sc, 1), pow2]: external key delayed by DRIFT's latency
     sc_pos: np.ndarray        # int64[1]
-    fades: np.ndarray         # float64[4]: bypass and delta fades at segment (start, end)
+    fades: np.ndarray         # float64[2]: bypass fade at segment (start, end)
+    listen: np.ndarray        # float64[L_LEN, 2]: each listen choice's weight at segment (start, end)
+    mon_take: np.ndarray      # float64[ch, pow2]: drift/key listen, taken after DRIFT
+    mon_out: np.ndarray       # float64[ch, pow2]: all three, taken after SETTLE
+    mon_pos: np.ndarray       # int64[3]: write position (both lines), listen active, samples idle
+    mon_key_z: np.ndarray     # float64[2, ch, 2]: the key listener's filter states
     meter_env: np.ndarray     # float64[4, ch]: in peak, in ms, out peak, out ms (linear)
     meter_seq: np.ndarray     # int64[1]: seqlock word
     meter_data: np.ndarray    # float64[M.SIZE]: snapshot
@@ -124,7 +151,10 @@ class EngineState(NamedTuple):
 # gains rows; row G_DB holds the dB values (in, out) the end gains were computed from
 G_IN, G_OUT, G_DB = 0, 1, 2
 # fades
-F_BYPASS0, F_BYPASS1, F_DELTA0, F_DELTA1 = 0, 1, 2, 3
+F_BYPASS0, F_BYPASS1 = 0, 1
+# listen choices (engine/params.py LISTEN_CHOICES) and the monitor lines' counters
+L_OUT, L_DELTA, L_DRIFT, L_SETTLE, L_KEY, L_LEN = 0, 1, 2, 3, 4, 5
+MON_POS, MON_ACTIVE, MON_IDLE = 0, 1, 2
 
 
 def alloc(samplerate: float, channels: int, sidechain_channels: int, max_block: int) -> EngineState:
@@ -148,7 +178,10 @@ def alloc(samplerate: float, channels: int, sidechain_channels: int, max_block: 
         gains=np.ones((4, 2)),
         dry_line=np.zeros((channels, line)), dry_pos=np.zeros(1, np.int64), dry_tap=np.zeros(4),
         sc_line=np.zeros((max(sidechain_channels, 1), sc_len)), sc_pos=np.zeros(1, np.int64),
-        fades=np.zeros(4),
+        fades=np.zeros(2),
+        listen=np.zeros((L_LEN, 2)),
+        mon_take=np.zeros((channels, line)), mon_out=np.zeros((channels, line)),
+        mon_pos=np.zeros(3, np.int64), mon_key_z=np.zeros((2, channels, 2)),
         meter_env=np.zeros((4, channels)),
         meter_seq=meter_seq, meter_data=meter_data,
     )
@@ -183,7 +216,9 @@ def reset(S):
     c.sc_line[:] = 0.0
     c.sc_pos[0] = 0
     c.fades[F_BYPASS0] = c.fades[F_BYPASS1] = c.p_cur[PID.bypass]
-    c.fades[F_DELTA0] = c.fades[F_DELTA1] = c.p_cur[PID.delta]
+    c.listen[:] = 0.0
+    c.listen[int(c.p_cur[PID.listen]), :] = 1.0
+    _mon_clear(c)
     c.meter_env[:] = 0.0
     gate_reset(S.gate)
     drift_reset(S.drift)
@@ -240,8 +275,19 @@ def _control_tick(S):
     f = c.fades
     f[F_BYPASS0] = f[F_BYPASS1]
     f[F_BYPASS1] = fade_switch(f[F_BYPASS1], p[PID.bypass], step)
-    f[F_DELTA0] = f[F_DELTA1]
-    f[F_DELTA1] = fade_switch(f[F_DELTA1], p[PID.delta], step)
+    lw = c.listen
+    for m in range(L_LEN):
+        lw[m, 0] = lw[m, 1]
+        lw[m, 1] = fade_switch(lw[m, 1], 1.0 if int(p[PID.listen]) == m else 0.0, step)
+    if lw[L_DRIFT, 0] + lw[L_SETTLE, 0] + lw[L_KEY, 0] + lw[L_DRIFT, 1] + lw[L_SETTLE, 1] + \
+            lw[L_KEY, 1] != 0.0:
+        c.mon_pos[MON_ACTIVE] = 1
+        c.mon_pos[MON_IDLE] = 0
+    elif c.mon_pos[MON_ACTIVE] != 0:
+        # idle: once what was taken has left the lines, clear them and stop
+        c.mon_pos[MON_IDLE] += CONTROL_BLOCK
+        if c.mon_pos[MON_IDLE] > c.mon_take.shape[1] + c.mon_out.shape[1]:
+            _mon_clear(c)
 
 
 @njit(**KERNEL)
@@ -275,7 +321,12 @@ def _segment(S, start, count, phase):
             gate_process(S.gate, p, w, key, start, count, phase)
     drift_process(S.drift, p, w, start, count, phase)
     _settle_key(S, start, count, external, nch, nsc)
+    listening = c.mon_pos[MON_ACTIVE] != 0
+    if listening:
+        _listen_take(S, start, count, phase)
     settle_process(S.settle, p, w, key, start, count, phase)
+    if listening:
+        _listen_settle(S, start, count, phase)
     _mix(S, start, count, phase)
     match_process(S.match, x, w, start, count, phase)
     limiter_process(S.limiter, p, w, start, count, phase)
@@ -309,6 +360,64 @@ def _settle_key(S, start, count, external, nch, nsc):
         for ch in range(nch):
             for i in range(start, start + count):
                 key[ch, i] = 0.0
+
+
+@njit(**KERNEL)
+def _mon_clear(c):
+    c.mon_take[:] = 0.0
+    c.mon_out[:] = 0.0
+    c.mon_key_z[:] = 0.0
+    c.mon_pos[MON_ACTIVE] = 0
+    c.mon_pos[MON_IDLE] = 0
+
+
+@njit(**KERNEL)
+def _listen_take(S, start, count, phase):
+    """After DRIFT (and SETTLE's key): what DRIFT added and the filtered key,
+    each faded by its listen weight, into mon_take."""
+    c = S.core
+    nch = c.y.shape[0]
+    lw = c.listen
+    mask = c.mon_take.shape[1] - 1
+    pos = c.mon_pos[MON_POS]
+    for i in range(count):
+        r = (phase + i + 1) / CONTROL_BLOCK
+        wd = lw[L_DRIFT, 0] + (lw[L_DRIFT, 1] - lw[L_DRIFT, 0]) * r
+        wk = lw[L_KEY, 0] + (lw[L_KEY, 1] - lw[L_KEY, 0]) * r
+        for ch in range(nch):
+            v = 0.0
+            if wd != 0.0:
+                v = wd * (c.work[ch, start + i] - drift_delayed_input(S.drift, ch, i, count))
+            if wk != 0.0:
+                v += wk * settle_key_filters(S.settle, c.mon_key_z, ch, c.key[ch, start + i])
+            c.mon_take[ch, (pos + i) & mask] = v
+    if lw[L_KEY, 0] == 0.0 and lw[L_KEY, 1] == 0.0:
+        c.mon_key_z[:] = 0.0
+
+
+@njit(**KERNEL)
+def _listen_settle(S, start, count, phase):
+    """After SETTLE: mon_take delayed by SETTLE's lookahead (its own tap), plus
+    what SETTLE removed (its delayed input − its output before makeup), into
+    mon_out."""
+    c = S.core
+    nch = c.y.shape[0]
+    lw = c.listen
+    mask = c.mon_out.shape[1] - 1
+    pos = c.mon_pos[MON_POS]
+    c.mon_pos[MON_POS] = pos + count
+    for i in range(count):
+        r = (phase + i + 1) / CONTROL_BLOCK
+        ws = lw[L_SETTLE, 0] + (lw[L_SETTLE, 1] - lw[L_SETTLE, 0]) * r
+        unmake = 1.0
+        if ws != 0.0:
+            unmake = fast_exp2(-LOG2_10_OVER_20 * settle_makeup_db(S.settle, i, phase))
+        for ch in range(nch):
+            v = tap_read(c.mon_take, S.settle.tap, ch, pos + i, r, mask)
+            if ws != 0.0:
+                v += ws * (settle_delayed_input(S.settle, ch, i, count, phase)
+                           - c.work[ch, start + i] * unmake)
+            c.mon_out[ch, (pos + i) & mask] = v
 
 
 @njit(**KERNEL)
@@ -361,36 +470,47 @@ def _mix(S, start, count, phase):
 
 @njit(**KERNEL)
 def _monitor(S, start, count, phase):
-    """Delta and bypass on the limited output (monitoring: not limited), with the
-    dry signal at the total latency:
+    """Listen and bypass on the limited output (monitoring: not limited), with
+    the dry signal at the total latency:
+        out:    y = out
         delta:  y = out − dry·g_out            (what Uplift adds or removes)
+        drift, settle, key: mon_out read the limiter's latency behind
         bypass: y = (1 − b)·y + b·dry          (b = 1 gives dry exactly)."""
     c = S.core
     nch = c.y.shape[0]
     f = c.fades
-    b0, b1, e0, e1 = f[F_BYPASS0], f[F_BYPASS1], f[F_DELTA0], f[F_DELTA1]
+    lw = c.listen
+    b0, b1 = f[F_BYPASS0], f[F_BYPASS1]
     pos = c.dry_pos[0]
     c.dry_pos[0] = pos + count
-    if b0 == 0.0 and b1 == 0.0 and e0 == 0.0 and e1 == 0.0:
+    listening = c.mon_pos[MON_ACTIVE] != 0
+    if b0 == 0.0 and b1 == 0.0 and lw[L_OUT, 0] == 1.0 and lw[L_OUT, 1] == 1.0 and not listening:
         for ch in range(nch):
             for i in range(count):
                 c.y[ch, start + i] = c.work[ch, start + i]
         return
     mask = c.dry_line.shape[1] - 1
     lim = limiter_latency(c.cfg[CFG_SR])
+    mmask = c.mon_out.shape[1] - 1
+    mpos = c.mon_pos[MON_POS] - count - lim
     for i in range(count):
         r = (phase + i + 1) / CONTROL_BLOCK
         g_out = _ramp(c.gains, G_OUT, phase, i)
         b = b0 + (b1 - b0) * r
-        e = e0 + (e1 - e0) * r
+        wo = lw[L_OUT, 0] + (lw[L_OUT, 1] - lw[L_OUT, 0]) * r
+        e = lw[L_DELTA, 0] + (lw[L_DELTA, 1] - lw[L_DELTA, 0]) * r
         for ch in range(nch):
             dry = _dry_taps(c, ch, pos, i, lim, r, mask)[1]
             if b == 1.0:
                 y = dry
             else:
                 y = c.work[ch, start + i]
+                if wo + e != 1.0:
+                    y *= wo + e
                 if e != 0.0:
                     y -= e * dry * g_out
+                if listening:
+                    y += c.mon_out[ch, (mpos + i) & mmask]
                 if b != 0.0:
                     y = (1.0 - b) * y + b * dry
             c.y[ch, start + i] = y

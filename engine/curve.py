@@ -25,7 +25,7 @@ from numba import njit
 from . import drift_bank
 from .drift import drift_gain_params, drift_static_lift
 from .gate import gate_gr_db
-from .params import DEFAULTS, INDEX, NUM_PARAMS, PID, param
+from .params import DEFAULTS, INDEX, LISTEN_CHOICES, NUM_PARAMS, PID, param
 from .settle import settle_auto_makeup_db, settle_gr_db, settle_segments
 
 #: DRIFT's reference band for the curve: the band nearest 1 kHz (the reference
@@ -69,12 +69,18 @@ def _gate_curve(levels, p, out):
 
 
 @njit(cache=True)
-def _settle_curve(levels, p, out):
-    t_lo, k_lo, t_hi, k_hi = settle_segments(p[PID.threshold], p[PID.ratio],
-                                             p[PID.threshold2], p[PID.ratio2])
+def _settle_makeup_db(p):
     mk = p[PID.makeup]
     if p[PID.auto_makeup] >= 0.5:
         mk += settle_auto_makeup_db(p)
+    return mk
+
+
+@njit(cache=True)
+def _settle_curve(levels, p, out):
+    t_lo, k_lo, t_hi, k_hi = settle_segments(p[PID.threshold], p[PID.ratio],
+                                             p[PID.threshold2], p[PID.ratio2])
+    mk = _settle_makeup_db(p)
     for i in range(levels.shape[0]):
         out[i] = levels[i] - settle_gr_db(levels[i], t_lo, k_lo, t_hi, k_hi, p[PID.knee]) + mk
 
@@ -100,12 +106,17 @@ def chain_curve_db(levels_db, values: dict | None = None) -> np.ndarray:
     if p[PID.gate_on] >= 0.5:
         _gate_curve(lv, p, tmp)
         lv = tmp.copy()
+    lv_drift_in = lv
     if p[PID.drift_on] >= 0.5:
         lv = lv + drift_lift_db(lv, p)
+    lv_settle_in = lv
+    removed = np.zeros_like(lv)
     if p[PID.settle_on] >= 0.5:
         _settle_curve(lv, p, tmp)
+        mk = _settle_makeup_db(p)
+        removed = 10.0 ** (lv / 20.0) - 10.0 ** ((tmp - mk) / 20.0)
         lv = tmp.copy()
-    # mix, output gain, then the ceiling limiter (last); delta is taken after it
+    # mix, output gain, then the ceiling limiter (last); listen is taken after it
     m = p[PID.mix] * 0.01
     wet = 10.0 ** (lv / 20.0)
     dry = 10.0 ** (lv_in / 20.0)
@@ -113,8 +124,15 @@ def chain_curve_db(levels_db, values: dict | None = None) -> np.ndarray:
     amp = ((1.0 - m) * dry + m * wet) * g_out
     if p[PID.limiter_on] >= 0.5:
         amp = np.minimum(amp, 10.0 ** (p[PID.ceiling] / 20.0))
-    if p[PID.delta] >= 0.5:
+    listen = LISTEN_CHOICES[int(p[PID.listen])]
+    if listen == "delta":
         amp = np.abs(amp - dry * g_out)
+    elif listen == "drift":
+        amp = np.abs(10.0 ** (lv_settle_in / 20.0) - 10.0 ** (lv_drift_in / 20.0))
+    elif listen == "settle":
+        amp = np.abs(removed)
+    elif listen == "key":     # the internal key: DRIFT's output (sidechain filters left out)
+        amp = 10.0 ** (lv_settle_in / 20.0)
     with np.errstate(divide="ignore"):
         out = 20.0 * np.log10(np.maximum(amp, 1e-300))
     return out

@@ -780,3 +780,11 @@ def _bank_segment(v, pos0, mask, count):
                 # state rows; without it LLVM does not vectorise this loop
                 row = (pos0 + i) & mask & (LINE_ROWS_MAX - 1)
                 v[LINE_OFF + (row << LINE_SHIFT) + k] = v[R_PR * NL + k] * yr - v[R_PI * NL + k] * yi
+
+
+@njit(**KERNEL)
+def drift_delayed_input(st, ch, i, count):
+    """After drift_process of a segment of `count`: its sample i's input delayed
+    by DRIFT's latency (what DRIFT's output is compared with, for listen)."""
+    mask = st.dry.shape[1] - 1
+    return st.dry[ch, np.uint64((int(st.misc[M_POS]) - count + i - int(st.cfg[CFG_D])) & mask)]

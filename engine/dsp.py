@@ -387,6 +387,18 @@ def tap_control(tap, target_delay, step):
 
 
 @njit(**KERNEL)
+def tap_read(line, tap, ch, wpos, r, mask):
+    """line[ch] read `tap`'s delay behind write position wpos, crossfaded from
+    the previous delay while a change runs (r: the sample's place in the
+    control period, (phase + i + 1)/CONTROL_BLOCK)."""
+    d = line[ch, (wpos - np.int64(tap[TAP_CUR])) & mask]
+    if tap[TAP_W0] < 1.0 or tap[TAP_W1] < 1.0:
+        w = tap[TAP_W0] + (tap[TAP_W1] - tap[TAP_W0]) * r
+        d = w * d + (1.0 - w) * line[ch, (wpos - np.int64(tap[TAP_PREV])) & mask]
+    return d
+
+
+@njit(**KERNEL)
 def array_max(a):
     """a.max() for a non-empty 1-D array, without NumPy's reduction machinery
     (which needs NRT; the chain kernel compiles without it)."""

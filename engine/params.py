@@ -154,13 +154,18 @@ def _enum(id_, label, group, choices, default, notes=""):
                  float(choices.index(default)), choices=tuple(choices), notes=notes)
 
 
+#: `listen` choices, in the order the engine indexes them (engine/chain.py L_*)
+LISTEN_CHOICES = ("out", "delta", "drift", "settle", "key")
+
 PARAMS: tuple[Param, ...] = (
     # Global
     Param("input_gain", "Input", "dB", "global", -24, 24, 0),
     Param("output_gain", "Output", "dB", "global", -24, 24, 0),
     Param("mix", "Mix", "%", "global", 0, 100, 100, notes="dry is latency-aligned"),
     _bool("bypass", "Bypass", "global", 0, "click-free, latency-compensated"),
-    _bool("delta", "Delta", "global", 0, "output = processed − aligned dry"),
+    _enum("listen", "Listen", "global", LISTEN_CHOICES, "out",
+          "what the output carries: out, delta (processed − aligned dry), drift (what DRIFT "
+          "adds), settle (what SETTLE removes), key (SETTLE's detector input); all aligned"),
     _bool("ab", "A/B", "global", 0, "which of the window's two settings plays (off = A, on = B); "
           "the engine ignores it"),
     _bool("match", "Match", "global", 0, "loudness-matched compare: the processed output is held at "
@@ -242,6 +247,22 @@ DEFAULTS = np.array([p.default for p in PARAMS], dtype=np.float64)
 #: under which a glide snaps onto its target so steady state is bit-exact.
 SMOOTH_MASK = np.array([float(p.kind == "float" and p.smoothed) for p in PARAMS])
 SNAP_EPS = np.array([1e-7 * (p.max - p.min) for p in PARAMS])
+
+
+def migrate(values: dict) -> dict:
+    """Values saved by an earlier version, in today's ids (a copy): the old
+    `delta` switch is `listen` (on = delta, off = out). Presets, settings and
+    A/B states are read through this, silently."""
+    out = dict(values)
+    if "delta" in out:
+        on = out.pop("delta")
+        if "listen" not in out:
+            try:
+                on = BY_ID["bypass"].validate(on)
+            except ValueError:
+                raise ValueError(f"delta: {on!r} is not a valid value (0/1 (on/off))") from None
+            out["listen"] = "delta" if on else "out"
+    return out
 
 
 def param(id_: str) -> Param:

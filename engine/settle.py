@@ -51,6 +51,7 @@ from .dsp import (
     onepole_coeff,
     pow2_at_least,
     tap_control,
+    tap_read,
     tap_reset,
 )
 from .params import BY_ID, PID, SC_HPF_OFF_HZ, SC_LPF_OFF_HZ
@@ -512,3 +513,33 @@ def settle_meter_gr_db(st):
 @njit(**KERNEL)
 def settle_meter_detector_db(st):
     return array_max(st.detector_db)
+
+
+# --- what listen (engine/chain.py) reads ----------------------------------------
+
+@njit(**KERNEL)
+def settle_delayed_input(st, ch, i, count, phase):
+    """After settle_process of a segment of `count`: its sample i's input as the
+    lookahead delayed it (the signal the gain met)."""
+    mask = st.line.shape[1] - 1
+    return tap_read(st.line, st.tap, ch, st.line_pos[0] - count + i, (phase + i + 1) / CONTROL_BLOCK,
+                    mask)
+
+
+@njit(**KERNEL)
+def settle_makeup_db(st, i, phase):
+    """The makeup (dB) sample i of the segment got, faded with settle_on."""
+    c = st.coef
+    r = (phase + i + 1) / CONTROL_BLOCK
+    return (c[C_F0] + (c[C_F1] - c[C_F0]) * r) * (c[C_MK0] + (c[C_MK1] - c[C_MK0]) * r)
+
+
+@njit(**KERNEL)
+def settle_key_filters(st, z, ch, k):
+    """The key sample k through SETTLE's sidechain filters as its detector has
+    them, with the listener's own states z[2, channels, 2]."""
+    if st.coef[C_HPF_ON] != 0.0:
+        k = biquad_tdf2(st.hpf_c, z[0], ch, k)
+    if st.coef[C_LPF_ON] != 0.0:
+        k = biquad_tdf2(st.lpf_c, z[1], ch, k)
+    return k

@@ -28,8 +28,8 @@ from app.session.live import LiveSession  # noqa: E402
 from engine.params import PARAMS  # noqa: E402
 
 # Values that move the output past the ceiling by design (post-limiter gain,
-# dry mix, bypass, delta) stay fixed, so "over the ceiling" means a real bug.
-FIXED = {"limiter_on": 1, "mix": 100, "output_gain": 0, "bypass": 0, "delta": 0, "ceiling": -1.0}
+# dry mix, bypass, listen) stay fixed, so "over the ceiling" means a real bug.
+FIXED = {"limiter_on": 1, "mix": 100, "output_gain": 0, "bypass": 0, "listen": "out", "ceiling": -1.0}
 
 
 def programme(sr: int) -> np.ndarray:

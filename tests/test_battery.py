@@ -182,7 +182,7 @@ def test_random_automation_every_parameter_is_finite_bounded_and_click_free(engi
     y = np.empty_like(x)
     # The output stage after the limiter (mix with dry, output gain) can
     # legitimately exceed the ceiling, so those stay put; everything else moves.
-    fixed = {"limiter_on": 1, "mix": 100, "output_gain": 0, "bypass": 0, "delta": 0,
+    fixed = {"limiter_on": 1, "mix": 100, "output_gain": 0, "bypass": 0, "listen": 0,
              "ceiling": -1.0, "ab": 0}       # ab only picks the window's setting
     eng.update(fixed)
     eng.reset()                     # start on the fixed values, not gliding towards them
@@ -258,7 +258,7 @@ def test_state_save_randomise_restore_is_bit_identical(engines):
     rng = np.random.default_rng(9)
     x = (0.2 * rng.standard_normal((48000 // 4, 2))).astype(np.float32)
     for p in PARAMS:
-        if p.id not in ("bypass", "delta"):
+        if p.id not in ("bypass", "listen"):
             eng.set(p.id, _random_value(p, rng))
     eng.set("limiter_on", 1)
     saved = eng.values()

@@ -15,7 +15,7 @@ from engine import Engine
 from engine.params import BY_ID, PARAMS
 from ui import theme
 from ui.knob import Knob, quantize, value_text
-from ui.switches import EnumSwitch, PowerSwitch, ToggleSwitch
+from ui.switches import EnumMenuButton, EnumSwitch, PowerSwitch, ToggleSwitch
 from ui.window import MainWindow
 
 NO_MOD = Qt.KeyboardModifier.NoModifier
@@ -92,6 +92,9 @@ def test_every_parameter_has_a_control(win):
         c = win.controls[p.id]
         if p.kind == "float":
             assert isinstance(c, Knob), p.id
+        elif p.kind == "enum" and p.group == "global":     # the header's: a menu button
+            assert isinstance(c, EnumMenuButton), p.id
+            assert c.text() == f"{p.label.upper()} · {p.choices[int(p.default)].upper()}"
         elif p.kind == "enum":
             assert isinstance(c, EnumSwitch), p.id
             assert [b.text() for b in c.buttons] == list(p.choices)
@@ -100,7 +103,7 @@ def test_every_parameter_has_a_control(win):
         assert c.isVisible(), p.id
         assert c.value() == pytest.approx(win.engine.get(p.id)), p.id
     assert win.controls["amount"].hero
-    # the stage switches sit in their panels' titles, bypass/delta in the header
+    # the stage switches sit in their panels' titles, bypass/listen/match in the header
     for g in ("gate", "drift", "settle"):
         assert win.panels[g].power is win.controls[f"{g}_on"]
     assert win.panels["output"].power is win.controls["limiter_on"]
@@ -194,8 +197,15 @@ def test_switches_set_engine(win, qtbot):
     bypass = win.controls["bypass"]
     qtbot.mouseClick(bypass, LEFT)
     assert win.engine.get("bypass") == 1.0
-    qtbot.mouseClick(win.controls["delta"], LEFT)
-    assert win.engine.get("delta") == 1.0
+    listen = win.controls["listen"]
+    listen.menu().aboutToShow.emit()
+    drift = next(a for a in listen.menu().actions() if a.text() == "drift")
+    drift.trigger()
+    assert win.engine.get("listen") == 2.0
+    assert listen.text() == "LISTEN · DRIFT" and listen.isChecked()
+    win.engine.set("listen", "settle")          # from elsewhere (MIDI, OSC): the button follows
+    win._sync_controls(win._read_values())
+    assert listen.text() == "LISTEN · SETTLE"
     qtbot.mouseClick(win.controls["auto_makeup"], LEFT)
     assert win.engine.get("auto_makeup") == 1.0
 
@@ -254,7 +264,7 @@ def test_factory_preset_loads_and_keeps_monitoring(win, qtbot):
     assert win.load_preset(name)
     want = presets.load_preset(name)
     for pid, v in want.items():
-        if pid in ("bypass", "delta"):
+        if pid in ("bypass", "listen"):
             continue
         assert win.engine.get(pid) == pytest.approx(v), pid
         assert win.controls[pid].value() == pytest.approx(v), pid
@@ -888,3 +898,24 @@ def test_plot_lines_keep_their_width_on_a_hidpi_screen(win, monkeypatch):
     assert curve.unity.opts["pen"].widthF() == pytest.approx(2.0)
     assert history.curves["out"].opts["pen"].widthF() == pytest.approx(3.0)
     assert history.curves["in"].opts["pen"].widthF() == pytest.approx(2.0)
+
+
+def test_match_shows_its_correction_beside_bypass(win, qtbot):
+    """The MATCH switch in the header, and beside it the gain the level match
+    applies, read from the engine's meter; "off" while it is off."""
+    eng = win.engine
+    header = win.header_switches
+    widgets = [header.itemAt(i).widget() for i in range(header.count())]
+    assert widgets.index(win.match_readout) == widgets.index(win.controls["match"]) + 1
+    win.refresh()
+    assert win.match_readout.value.text() == "off"
+    eng.set("output_gain", 9.0)
+    qtbot.mouseClick(win.controls["match"], LEFT)
+    assert eng.get("match") == 1.0
+    rng = np.random.default_rng(1)
+    x = (0.05 * rng.standard_normal((int(eng.samplerate) * 2, 2))).astype(np.float32)
+    for i in range(0, x.shape[0], 512):
+        eng.process(x[i:i + 512])
+    win.refresh()
+    shown = float(win.match_readout.value.text().split()[0])
+    assert shown == pytest.approx(eng.meters()["match_db"], abs=0.05) and shown < -5.0

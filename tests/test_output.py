@@ -196,14 +196,14 @@ def test_ceiling_holds_at_the_output_from_the_first_sample(mix):
 
 
 def test_monitoring_is_not_limited():
-    """delta and bypass are monitoring (dsp.md): bypass is the aligned dry signal
+    """listen and bypass are monitoring (dsp.md): bypass is the aligned dry signal
     even above the ceiling, and delta is what the limiter-on output differs by."""
     x = _square_stereo(SR // 4, 0.99)
     e = Engine(SR, 2, 0, 256)
     configure(e, bypass=1, ceiling=-12, limiter_on=1)
     assert np.array_equal(e.process(x), _aligned_dry(e, x))
     e = Engine(SR, 2, 0, 256)
-    configure(e, delta=1, ceiling=-12, limiter_on=1, drift_on=0, settle_on=0)
+    configure(e, listen="delta", ceiling=-12, limiter_on=1, drift_on=0, settle_on=0)
     y = e.process(x)
     # the limited output (about -12 dBFS) minus the dry (-0.1 dBFS): about -0.1 - 12 dB deep
     lat = e.latency_samples
@@ -234,7 +234,7 @@ def test_delta_is_processed_minus_dry(eng):
     x = stereo(rng.standard_normal(SR // 4) * 0.3).astype(np.float32)
     configure(eng, threshold=-30, ratio=4)
     wet = eng.process(x).astype(np.float64)
-    configure(eng, threshold=-30, ratio=4, delta=1)
+    configure(eng, threshold=-30, ratio=4, listen="delta")
     delta = eng.process(x).astype(np.float64)
     dry = _aligned_dry(eng, x).astype(np.float64)
     assert np.max(np.abs(delta - (wet - dry))) <= 1e-6

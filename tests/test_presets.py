@@ -111,7 +111,7 @@ def test_factory_presets_cover_the_jobs_and_validate():
         assert set(full) == {p.id for p in PARAMS}
         for p in PARAMS:
             assert p.validate(full[p.id]) == full[p.id] and math.isfinite(full[p.id])
-        assert full["bypass"] == 0.0 and full["delta"] == 0.0
+        assert full["bypass"] == 0.0 and full["listen"] == 0.0
         assert full["limiter_on"] == 1.0             # every preset protects the output
     fp["Drum room"]["amount"] = 0                    # callers get copies
     assert P.factory_presets()["Drum room"]["amount"] == 70.0
@@ -153,7 +153,7 @@ def test_save_load_round_trip_and_file_format(config_dir):
     assert doc["name"] == "My piano"
     assert doc["values"]["detector"] == "peak" and doc["values"]["topology"] == "feedback"
     assert doc["values"]["gate_on"] is False and doc["values"]["settle_on"] is True
-    assert "bypass" not in doc["values"] and "delta" not in doc["values"]
+    assert "bypass" not in doc["values"] and "listen" not in doc["values"]
     loaded = P.load_preset("My piano")
     expect = dict(values, detector=0.0, bypass=0.0)
     assert loaded == expect

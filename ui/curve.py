@@ -28,7 +28,7 @@ STEP_DB = 0.5
 
 #: Pre-SETTLE settings: the chain up to SETTLE's detector (input gain, GATE, DRIFT).
 PRE_DETECTOR = {"settle_on": 0.0, "limiter_on": 0.0, "mix": 100.0, "output_gain": 0.0,
-                "delta": 0.0, "bypass": 0.0}
+                "listen": 0.0, "bypass": 0.0}
 
 
 def find_curve_function():

@@ -86,8 +86,8 @@ class PresetMenu:
         self.w.preset_button.setText(f"Preset:  {name}{' *' if self.w.preset_modified else ''}  ▾")
 
     def session_only(self):
-        return getattr(self.w.presets, "SESSION_ONLY", ("bypass", "delta")) if self.w.presets \
-            else ("bypass", "delta")
+        return getattr(self.w.presets, "SESSION_ONLY", ("bypass", "listen")) if self.w.presets \
+            else ("bypass", "listen")
 
     def load(self, name: str) -> bool:
         if self.w.presets is None:
@@ -98,7 +98,7 @@ class PresetMenu:
             self.w.show_error(f"preset {name!r} not loaded: {e}", dialog=True)
             return False
         for k in self.session_only():
-            values.pop(k, None)           # keep the monitoring state (bypass / delta)
+            values.pop(k, None)           # keep the monitoring state (bypass / listen)
         self.w.undo.begin()               # a preset load is one step of the history
         try:
             self.w.apply_values(values)

@@ -11,6 +11,7 @@ from PyQt6.QtWidgets import (
     QMenu,
     QPushButton,
     QSizePolicy,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -269,3 +270,68 @@ class EnumSwitch(QWidget, _MidiMixin):
         if hasattr(self, "label"):
             mark = "  ●" if (self._learning or self._mapping) else ""
             self.label.setText(self.param.label + mark)
+
+
+class EnumMenuButton(QToolButton, _MidiMixin):
+    """A header-sized control for an enum parameter: one button showing
+    "LABEL · CHOICE" that opens a menu of the choices; lit while the choice is
+    not the default (e.g. LISTEN · DRIFT). Same API as EnumSwitch."""
+    valueChanged = pyqtSignal(str, float)
+    midiLearnRequested = pyqtSignal(str)
+    midiForgetRequested = pyqtSignal(str)
+    midiLearnCancelled = pyqtSignal(str)
+
+    def __init__(self, p: Param, parent=None):
+        super().__init__(parent)
+        assert p.kind == "enum", p.id
+        self.param = p
+        self._init_midi()
+        self.setObjectName(p.id)
+        self.setAccessibleName(p.label)
+        self.setCheckable(True)
+        self.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(self)
+        menu.aboutToShow.connect(self._fill_menu)     # MIDI entries read the learn state
+        self.setMenu(menu)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._context_menu)
+        self._index = int(p.default)
+        self._show()
+        self._refresh_midi()
+
+    def _fill_menu(self):
+        menu = self.menu()
+        menu.clear()
+        for i, choice in enumerate(self.param.choices):
+            a = menu.addAction(choice)
+            a.setCheckable(True)
+            a.setChecked(i == self._index)
+            a.triggered.connect(lambda _=False, i=i: self._on_chosen(i))
+        menu.addSeparator()
+        self._midi_menu(menu)
+
+    def value(self) -> float:
+        return float(self._index)
+
+    def setValue(self, v: float) -> None:
+        i = int(round(float(v)))
+        if 0 <= i < len(self.param.choices):
+            self._index = i
+            self._show()
+
+    def resetToDefault(self) -> None:
+        self._on_chosen(int(self.param.default))
+
+    def _on_chosen(self, i: int):
+        if i != self._index:
+            self._index = i
+            self._show()
+            self.valueChanged.emit(self.param.id, float(i))
+
+    def _show(self):
+        self.setText(f"{self.param.label.upper()} · {self.param.choices[self._index].upper()}")
+        self.setChecked(self._index != int(self.param.default))
+
+    def keyPressEvent(self, e):
+        if not self._midi_key(e):
+            super().keyPressEvent(e)

@@ -86,8 +86,10 @@ QPushButton#segment {{ border-radius: 0px; padding: 3px 6px; font-size: 11px; }}
 QPushButton#segment[first="true"] {{ border-top-left-radius: 5px; border-bottom-left-radius: 5px; }}
 QPushButton#segment[last="true"] {{ border-top-right-radius: 5px; border-bottom-right-radius: 5px; }}
 QPushButton#bypass:checked {{ background: #5a3a1c; border-color: {WARN}; color: #ffe2b8; }}
-QPushButton#delta:checked {{ background: #213f5c; border-color: #5fb3ff; color: #d5ebff; }}
-QPushButton#bypass, QPushButton#delta {{ font-weight: 700; letter-spacing: 1px; padding: 6px 14px; }}
+QPushButton#match:checked {{ background: #213f5c; border-color: #5fb3ff; color: #d5ebff; }}
+QPushButton#bypass, QPushButton#match, QPushButton#ab, QToolButton#listen {{ font-weight: 700;
+              letter-spacing: 1px; padding: 6px 14px; }}
+QToolButton#listen:checked {{ background: #213f5c; border-color: #5fb3ff; color: #d5ebff; }}
 QToolButton {{ background: {PANEL_HI}; color: {TEXT}; border: 1px solid {BORDER};
               border-radius: 5px; padding: 4px 10px; }}
 QToolButton:hover {{ border-color: #465063; }}

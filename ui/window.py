@@ -50,7 +50,7 @@ from .meters import DriftBars, GRMeter, LevelMeter
 from .midi_learn import MidiLearn
 from .osc_setting import OscControl, OscDialog
 from .preset_menu import PresetMenu
-from .switches import EnumSwitch, PowerSwitch, ToggleSwitch
+from .switches import EnumMenuButton, EnumSwitch, PowerSwitch, ToggleSwitch
 from .undo import UndoStack
 
 METER_HZ = 30                 # meter timer rate (30..60 Hz)
@@ -335,11 +335,19 @@ class MainWindow(QMainWindow):
             bottom.addWidget(panel, stretch)
         root.addLayout(bottom, 9)
         for p in header_params:
-            b = ToggleSwitch(p, text=p.label.upper(), object_name=p.id)
+            if p.kind == "enum":
+                b = EnumMenuButton(p)
+            else:
+                b = ToggleSwitch(p, text=p.label.upper(), object_name=p.id)
+                b.setToolTip(f"<b>{p.label}</b>: {p.notes}")
             b.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
-            b.setToolTip(f"<b>{p.label}</b>: {p.notes}")
             self._register(b)
             self.header_switches.addWidget(b)
+            if p.id == "match":
+                self.match_readout = Readout("MATCH", tip="The level match's correction: the "
+                                             "gain that holds the output at the dry input's "
+                                             "loudness (BS.1770, 3 s)")
+                self.header_switches.addWidget(self.match_readout)
 
     def _build_header(self) -> QFrame:
         head = QFrame()
@@ -590,6 +598,9 @@ class MainWindow(QMainWindow):
                 self.bars.set_levels(m["drift_level_db"], m["drift_floor_db"])
         det = m.get("detector_db")
         self.curve.set_detector(det if det is not None and det > -200 else None)
+        if hasattr(self, "match_readout"):
+            on = self._values.get("match", 0.0) >= 0.5
+            self.match_readout.set(f"{m.get('match_db', 0.0):+.1f} dB" if on else "off")
         self.history.push(m)
         if self.views.currentWidget() is self.history:
             self.history.redraw()

@@ -21,7 +21,7 @@ ids the preset does not mention at their defaults.
 Factory presets are JSON files in app/presets/factory/ holding only their
 differences from the defaults (and why, in "about").
 
-`bypass`, `delta` and `match` are monitoring switches and `ab` picks the
+`bypass`, `listen` and `match` are monitoring switches and `ab` picks the
 window's A or B setting; none is part of a sound: user
 presets are saved without them (a file that has them is still accepted), and
 factory presets leave them off. Callers that want to keep the current
@@ -34,13 +34,13 @@ import os
 import re
 from pathlib import Path
 
-from engine.params import BY_ID, PARAMS, Param, param
+from engine.params import BY_ID, PARAMS, Param, migrate, param
 
 from ..settings import SettingsError, atomic_write_json, presets_dir, read_json
 
 FORMAT = "uplift-preset"
 VERSION = 1
-SESSION_ONLY = ("bypass", "delta", "match", "ab")
+SESSION_ONLY = ("bypass", "listen", "match", "ab")
 
 DEFAULT_PRESET = "Vocal tracking"
 
@@ -253,6 +253,10 @@ def parse_preset(obj, where: str = "preset") -> dict:
     if not isinstance(raw, dict):
         raise PresetError(f"{where}: field 'values': expected an object {{id: value}}, "
                           f"got {_json_type(raw)}")
+    try:
+        raw = migrate(raw)
+    except ValueError as e:
+        raise PresetError(f"{where}: field 'values.delta': {e}") from None
     out = {p.id: p.default for p in PARAMS}
     for k, v in raw.items():
         p = BY_ID.get(k)

@@ -39,6 +39,8 @@ def _binding_from_json(item) -> Binding:
     if not isinstance(item, dict):
         raise ValueError(f"expected an object, got {item!r}")
     pid = item.get("param")
+    if pid == "delta":
+        pid = "listen"          # the old delta switch (engine/params.py migrate)
     if not isinstance(pid, str) or pid not in BY_ID:
         raise ValueError(f"unknown parameter {pid!r}")
     ch, cc, res = item.get("channel"), item.get("cc"), item.get("resolution", 7)
