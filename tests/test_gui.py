@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PyQt6.QtCore import QPoint, QPointF, Qt
 from PyQt6.QtGui import QMouseEvent, QWheelEvent
-from PyQt6.QtWidgets import QApplication, QMenu
+from PyQt6.QtWidgets import QApplication, QMenu, QToolButton
 
 from engine import Engine
 from engine.params import BY_ID, PARAMS
@@ -919,3 +919,28 @@ def test_match_shows_its_correction_beside_bypass(win, qtbot):
     win.refresh()
     shown = float(win.match_readout.value.text().split()[0])
     assert shown == pytest.approx(eng.meters()["match_db"], abs=0.05) and shown < -5.0
+
+
+def test_header_gives_way_before_the_window_scrolls(win):
+    """A long audio label or preset name no longer widens the header past the
+    window: at 1280×800 nothing scrolls sideways; the subtitle goes first, then
+    the buttons cut their texts with "…" (the menu arrow kept), and the full
+    text stays in text() and the tooltip."""
+    win.resize(1280, 800)
+    win.audio_button.setText("  ·  ".join(["Demo", "JACK", "48 kHz", "64 frames"]) + "  ▾")
+    QApplication.processEvents()
+    assert not win.scroll.horizontalScrollBar().isVisible()
+    name = "A very long user preset name for the evening's second set, take 4"
+    win.preset_button.setText(f"Preset:  {name}  ▾")
+    win.audio_button.setText("  ·  ".join(["Focusrite Scarlett 18i20 USB (hw:2,0)", "ALSA",
+                                           "48 kHz", "256 frames"]) + "  ▾")
+    QApplication.processEvents()
+    assert not win.scroll.horizontalScrollBar().isVisible()
+    for b in (win.preset_button, win.audio_button):
+        shown = QToolButton.text(b)
+        assert "…" in shown and shown.endswith("▾"), shown
+        assert b.width() >= b.fontMetrics().horizontalAdvance(shown)
+    assert name in win.preset_button.text() and name in win.preset_button.toolTip()
+    win.resize(1900, 800)
+    QApplication.processEvents()
+    assert "…" not in QToolButton.text(win.preset_button)

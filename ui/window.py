@@ -44,6 +44,7 @@ from .ab import ABCompare
 from .audio_menu import AudioMenu
 from .audio_menu import samplerate as _samplerate
 from .curve import TransferCurve
+from .header import ElidedToolButton, Header
 from .history import HistoryPlot
 from .knob import Knob
 from .meters import DriftBars, GRMeter, LevelMeter
@@ -350,25 +351,25 @@ class MainWindow(QMainWindow):
                 self.header_switches.addWidget(self.match_readout)
 
     def _build_header(self) -> QFrame:
-        head = QFrame()
+        head = Header()
         head.setObjectName("header")
         lay = QHBoxLayout(head)
         lay.setContentsMargins(12, 6, 12, 6)
-        lay.setSpacing(10)
+        lay.setSpacing(8)
         mark = QLabel("UPLIFT")
         mark.setObjectName("wordmark")
         lay.addWidget(mark)
         sub = QLabel("DRIFT ↑  ·  SETTLE ↓")
         sub.setObjectName("dim")
         lay.addWidget(sub)
-        lay.addSpacing(16)
-        self.preset_button = QToolButton()
+        head.optional.append(sub)
+        lay.addSpacing(12)
+        self.preset_button = ElidedToolButton(min_width=240)
         self.preset_button.setObjectName("presetButton")
         self.preset_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-        self.preset_button.setMinimumWidth(190)
         self.preset_button.setToolTip("Presets: factory and user; Save as…")
         lay.addWidget(self.preset_button)
-        self.audio_button = QToolButton()
+        self.audio_button = ElidedToolButton(min_width=110)
         self.audio_button.setObjectName("audioButton")
         self.audio_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.audio_button.setToolTip("Audio device and block size")
@@ -382,9 +383,9 @@ class MainWindow(QMainWindow):
         self.xrun_readout = Readout("XRUNS", tip="Buffer under/overruns since start")
         for r in (self.latency_readout, self.load_readout, self.xrun_readout):
             lay.addWidget(r)
-        lay.addSpacing(10)
+        lay.addSpacing(6)
         self.header_switches = QHBoxLayout()
-        self.header_switches.setSpacing(8)
+        self.header_switches.setSpacing(6)
         lay.addLayout(self.header_switches)
         return head
 
