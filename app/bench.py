@@ -44,6 +44,10 @@ CONFIGS = {
     "DRIFT alone": {**OFF, "drift_on": 1},
     "DRIFT alone, noise guard off": {**OFF, "drift_on": 1, "drift_guard": 0},
     "SETTLE alone": {**OFF, "settle_on": 1},
+    "SETTLE alone, style opto": {**OFF, "settle_on": 1, "style": "opto"},
+    "SETTLE alone, style fet": {**OFF, "settle_on": 1, "style": "fet"},
+    "SETTLE alone, style varimu": {**OFF, "settle_on": 1, "style": "varimu"},
+    "full chain + level match": {"match": 1},
     "limiter alone": {**OFF, "limiter_on": 1},
 }
 JUCE_FULL = "JUCE Compressor+Limiter"

@@ -26,7 +26,7 @@ from . import drift_bank
 from .drift import drift_gain_params, drift_static_lift
 from .gate import gate_gr_db
 from .params import DEFAULTS, INDEX, LISTEN_CHOICES, NUM_PARAMS, PID, param
-from .settle import settle_auto_makeup_db, settle_gr_db, settle_segments
+from .settle import settle_auto_makeup_db, settle_segments, settle_style_gr_db
 
 #: DRIFT's reference band for the curve: the band nearest 1 kHz (the reference
 #: frequency of drift_threshold), with its tilt.
@@ -81,8 +81,10 @@ def _settle_curve(levels, p, out):
     t_lo, k_lo, t_hi, k_hi = settle_segments(p[PID.threshold], p[PID.ratio],
                                              p[PID.threshold2], p[PID.ratio2])
     mk = _settle_makeup_db(p)
+    style = int(p[PID.style])
     for i in range(levels.shape[0]):
-        out[i] = levels[i] - settle_gr_db(levels[i], t_lo, k_lo, t_hi, k_hi, p[PID.knee]) + mk
+        out[i] = levels[i] - settle_style_gr_db(levels[i], t_lo, k_lo, t_hi, k_hi, p[PID.knee],
+                                                style) + mk
 
 
 def settle_curve_db(levels_db, values: dict | None = None) -> np.ndarray:

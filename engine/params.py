@@ -198,6 +198,10 @@ PARAMS: tuple[Param, ...] = (
           notes="no lift within this distance of the band's learned noise floor; 0 = off"),
     # SETTLE
     _bool("settle_on", "Settle", "settle", 1),
+    _enum("style", "Style", "settle", ("clean", "opto", "fet", "varimu"), "clean",
+          "the gain element's character: clean (VCA), opto (program-dependent two-part release, "
+          "soft knee), fet (fast, odd harmonics with reduction), varimu (ratio rising with level, "
+          "even harmonics, slow release)"),
     Param("threshold", "Threshold", "dBFS", "settle", -60, 0, -18),
     Param("ratio", "Ratio", ":1", "settle", 1, 100, 3, taper="log", infinite_at_max=True),
     Param("threshold2", "Threshold 2", "dBFS", "settle", -60, 0, 0),

@@ -18,6 +18,34 @@ Ballistics act on the gain reduction in dB (Giannoulis et al. 2012, "smooth
 branching"): attack when the target reduction rises, release when it falls,
 then `smooth` as one more one-pole (the Kurzweil SmoothTime).
 
+Styles (dsp.md, "SETTLE styles"; `style`): the gain element's character,
+each a gain computer, a timing rule and a gain stage:
+
+  clean   everything above, exactly (the fast path below is clean's)
+  opto    knee at least OPTO_KNEE_DB; attack time / (1 + overshoot/OVERSHOOT_DB);
+          GR = (1 − m)·g_fast + m·g_slow: g_fast releases with `release`, g_slow
+          with 10·release (0.5..5 s), m (0..1) charges towards GR/OPTO_DEPTH_DB in
+          1.5 s and forgets in 5 s: the longer and harder the work, the slower
+          the release
+  fet     the clean curve; attack as opto; release·(FET_REL_MIN + m), m as opto
+          but charging in 0.3 s and forgetting in 1 s; a cubic gain stage
+  varimu  GR = k_lo·V(x − T) + the second segment, V(e) = e − e0·(√π/2)·erf(e/e0):
+          the slope falls from 1 at T to 1/R by T + 20 dB (e0 = VARIMU_E0_DB);
+          release ×2 and a 15 ms smoothing at least; a square-law gain stage
+
+The gain stages add harmonics that grow with the reduction GR (dB) applied:
+with u the delayed signal through a 4th-order Butterworth low-pass at fs/8
+(so the harmonics they make of it stay under Nyquist: band-limited, no
+oversampling) and E a peak follower of the full-band signal (20 ms fall),
+x = u/E and
+  fet:    y += E·FET_DRIVE·GR·(0.75·x − x³)        (a sine: 3rd harmonic at FET_DRIVE·GR/4)
+  varimu: y += E·VARIMU_DRIVE·GR·(x² − mean(x²))    (2nd harmonic at VARIMU_DRIVE·GR/2;
+                                                     the mean over 10 ms keeps DC out)
+so a 1 kHz sine at 10 dB of reduction has THD −33 dB (fet) and −42 dB (varimu),
+and none without reduction. Switching style fades the gain stages in and out
+over STAGE_FADE_MS; the curve and timing change under the ballistics, which
+keep the gain continuous.
+
 Feedback: the detector reads SETTLE's own output (the key times the gain
 applied at the previous sample). The static curve is inverted with the gain
 reduction the loop itself applied, x̂ = L_out + G, so the steady state is the
@@ -62,12 +90,35 @@ MAX_LOOKAHEAD_MS = BY_ID["lookahead"].max
 AUTO_MAKEUP_REF_DB = -18.0    # dsp.md: a -18 dBFS sine comes back at -18 dBFS
 RATIO_INF = BY_ID["ratio"].max     # the table's top ratio is ∞:1: the slope is exactly 0
 
+# styles (the table's choices, in order)
+S_CLEAN, S_OPTO, S_FET, S_VARIMU = range(4)
+OPTO_KNEE_DB = 10.0           # dsp.md: a soft knee of at least 10 dB whatever `knee` says
+OVERSHOOT_DB = 10.0           # opto/fet attack time ÷ (1 + overshoot / this)
+OPTO_DEPTH_DB = 10.0          # the memory charges towards GR / this (at most 1)
+OPTO_SLOW_X = 10.0            # the slow release: this × release, within 0.5..5 s
+OPTO_SLOW_MIN_MS, OPTO_SLOW_MAX_MS = 500.0, 5000.0
+OPTO_MEM_UP_MS, OPTO_MEM_DOWN_MS = 1500.0, 5000.0
+FET_MEM_UP_MS, FET_MEM_DOWN_MS = 300.0, 1000.0
+FET_REL_MIN = 0.5             # fet release: release·(0.5 + m): faster after a transient
+FET_DRIVE = 0.009             # per dB of GR: 10 dB → 3rd harmonic −33 dB
+VARIMU_E0_DB = 7.5            # the slope reaches 1/R within 0.2 % of (1 − 1/R) by T + 20 dB
+VARIMU_DRIVE = 0.0016         # per dB of GR: 10 dB → 2nd harmonic −42 dB
+VARIMU_REL_X = 2.0
+VARIMU_SMOOTH_MS = 15.0
+SHAPER_Q = (0.5411961001461970, 1.3065629648763766)   # 4th-order Butterworth as two biquads
+SHAPER_ENV_MS = 20.0
+SHAPER_DC_MS = 10.0
+HALF_SQRT_PI = 0.8862269254527580
+UNREAD_DB = 1e300             # no level read yet (no detector level equals it)
+
 # coef[] layout (control-rate values the per-sample loop reads)
 (C_ATT, C_REL, C_SMOOTH, C_RMS, C_WIN, C_TLO, C_KLO, C_THI, C_KHI, C_KNEE, C_LINK, C_FB, C_ISRMS,
  C_HPF_ON, C_F0, C_F1, C_MK0, C_MK1, C_AUTO_F, C_XF_STEP, C_FADE_STEP,
  C_LAST_ATT, C_LAST_REL, C_LAST_SMOOTH, C_LAST_RMS, C_LAST_HPF, C_WIN_MS, C_CLEARED,
  C_BUCKET, C_BUCKET_FB, C_REL_FB, C_LAST_T, C_LAST_R, C_LAST_T2, C_LAST_R2, C_AUTO_DB,
- C_LPF_ON, C_LAST_LPF, C_LEN) = range(39)
+ C_LPF_ON, C_LAST_LPF,
+ C_STYLE, C_LAST_STYLE, C_FET_F0, C_FET_F1, C_VMU_F0, C_VMU_F1, C_A_SLOW, C_A_MUP, C_A_MDN,
+ C_A_FMUP, C_A_FMDN, C_ENV_DEC, C_A_SQ, C_A_VSM, C_SHAPING, C_LEN) = range(54)
 
 
 class SettleState(NamedTuple):
@@ -90,6 +141,14 @@ class SettleState(NamedTuple):
     tap: np.ndarray            # [4] lookahead crossfade (engine/dsp.py tap_*)
     gr_db: np.ndarray          # [channels] meter: applied reduction (dB, positive)
     detector_db: np.ndarray    # [channels] meter: linked detector level (dBFS)
+    mem: np.ndarray            # [channels] opto/fet memory m (0..1)
+    gslow: np.ndarray          # [channels] opto's slow GR (dB)
+    shp_c: np.ndarray          # [2, 5] the gain stages' band-limiting low-pass
+    shp_z: np.ndarray          # [2, channels, 2] its states
+    shp_env: np.ndarray        # [channels] peak follower E
+    shp_sq: np.ndarray         # [channels] mean(x²) (varimu)
+    style_lv: np.ndarray       # [channels] the level the style's curve last read
+    style_gr: np.ndarray       # [channels] and what it gave
 
 
 def settle_alloc(samplerate: float, channels: int, max_block: int) -> SettleState:
@@ -102,7 +161,10 @@ def settle_alloc(samplerate: float, channels: int, max_block: int) -> SettleStat
         seg_db=np.zeros(CONTROL_BLOCK),
         hold=np.zeros((channels, 2)), n=np.zeros(1, np.int64),
         line=np.zeros((channels, line)), line_pos=np.zeros(1, np.int64), tap=np.zeros(4),
-        gr_db=np.zeros(channels), detector_db=np.full(channels, -240.0))
+        gr_db=np.zeros(channels), detector_db=np.full(channels, -240.0),
+        mem=np.zeros(channels), gslow=np.zeros(channels), shp_c=np.zeros((2, 5)),
+        shp_z=np.zeros((2, channels, 2)), shp_env=np.zeros(channels), shp_sq=np.zeros(channels),
+        style_lv=np.full(channels, UNREAD_DB), style_gr=np.zeros(channels))
 
 
 # --- gain computer (shared with engine/curve.py: one implementation) --------
@@ -153,12 +215,33 @@ def settle_gr_db(x_db, t_lo, k_lo, t_hi, k_hi, knee_db):
             + k_hi * knee_excess_db(x_db, t_hi, knee_db))
 
 
+@njit(**KERNEL)
+def varimu_excess_db(x_db, threshold_db):
+    """V(e) = e − e0·(√π/2)·erf(e/e0) for e = x − T > 0: its slope
+    1 − exp(−(e/e0)²) rises from 0 at the threshold to 1 (the full ratio)."""
+    e = x_db - threshold_db
+    if e <= 0.0:
+        return 0.0
+    return e - VARIMU_E0_DB * HALF_SQRT_PI * math.erf(e / VARIMU_E0_DB)
+
+
+@njit(**KERNEL)
+def settle_style_gr_db(x_db, t_lo, k_lo, t_hi, k_hi, knee_db, style):
+    """The static curve of a style: clean's, opto's with its soft knee, or
+    varimu's ratio rising with level on the first segment."""
+    if style == S_VARIMU:
+        return k_lo * varimu_excess_db(x_db, t_lo) + k_hi * knee_excess_db(x_db, t_hi, knee_db)
+    if style == S_OPTO and knee_db < OPTO_KNEE_DB:
+        knee_db = OPTO_KNEE_DB
+    return settle_gr_db(x_db, t_lo, k_lo, t_hi, k_hi, knee_db)
+
+
 @njit(cache=True, fastmath=FASTMATH, **NATIVE_ONLY)
 def settle_static_gr_db(x_db, p):
     """Static gain reduction for level x_db with the parameter vector p."""
     t_lo, k_lo, t_hi, k_hi = settle_segments(p[PID.threshold], p[PID.ratio],
                                              p[PID.threshold2], p[PID.ratio2])
-    return settle_gr_db(x_db, t_lo, k_lo, t_hi, k_hi, p[PID.knee])
+    return settle_style_gr_db(x_db, t_lo, k_lo, t_hi, k_hi, p[PID.knee], int(p[PID.style]))
 
 
 @njit(cache=True, fastmath=FASTMATH, **NATIVE_ONLY)
@@ -198,6 +281,16 @@ def _clear_detector(st):
     st.applied[:] = 0.0
     st.glin[:] = 1.0
     st.hold[:] = 0.0
+    st.mem[:] = 0.0
+    st.gslow[:] = 0.0
+    _clear_shaper(st)
+
+
+@njit(**KERNEL)
+def _clear_shaper(st):
+    st.shp_z[:] = 0.0
+    st.shp_env[:] = 0.0
+    st.shp_sq[:] = 0.0
 
 
 @njit(**KERNEL)
@@ -211,6 +304,19 @@ def settle_control(st, p, samplerate):
         c[C_F1] = 1.0 if p[PID.settle_on] >= 0.5 else 0.0
         c[C_AUTO_F] = 1.0 if p[PID.auto_makeup] >= 0.5 else 0.0
         tap_reset(st.tap, float(settle_latency(samplerate, p[PID.lookahead])))
+        c[C_A_MUP] = onepole_coeff(OPTO_MEM_UP_MS, samplerate)
+        c[C_A_MDN] = onepole_coeff(OPTO_MEM_DOWN_MS, samplerate)
+        c[C_A_FMUP] = onepole_coeff(FET_MEM_UP_MS, samplerate)
+        c[C_A_FMDN] = onepole_coeff(FET_MEM_DOWN_MS, samplerate)
+        c[C_ENV_DEC] = 1.0 - onepole_coeff(SHAPER_ENV_MS, samplerate)
+        c[C_A_SQ] = onepole_coeff(SHAPER_DC_MS, samplerate)
+        c[C_A_VSM] = onepole_coeff(VARIMU_SMOOTH_MS, samplerate)
+        for k in range(2):
+            _lowpass_q(samplerate / 8.0, samplerate, SHAPER_Q[k], st.shp_c[k])
+        style = int(p[PID.style])
+        c[C_STYLE] = c[C_LAST_STYLE] = style
+        c[C_FET_F1] = 1.0 if style == S_FET else 0.0
+        c[C_VMU_F1] = 1.0 if style == S_VARIMU else 0.0
     # times: recomputed only when they move (the exps are the costly part)
     if (p[PID.attack] != c[C_LAST_ATT] or p[PID.release] != c[C_LAST_REL]
             or p[PID.smooth] != c[C_LAST_SMOOTH] or p[PID.rms_window] != c[C_LAST_RMS]):
@@ -229,6 +335,8 @@ def settle_control(st, p, samplerate):
         c[C_REL_FB] = onepole_coeff(rel - 1.5 * blocks_fb * CONTROL_BLOCK * 1000.0 / samplerate,
                                     samplerate)
         c[C_SMOOTH] = onepole_coeff(p[PID.smooth], samplerate)
+        c[C_A_SLOW] = onepole_coeff(min(OPTO_SLOW_MAX_MS, max(OPTO_SLOW_MIN_MS, OPTO_SLOW_X * rel)),
+                                    samplerate)
         c[C_RMS] = onepole_coeff(p[PID.rms_window], samplerate)
         c[C_WIN_MS] = win_ms
         c[C_LAST_ATT], c[C_LAST_REL] = att, rel
@@ -249,18 +357,34 @@ def settle_control(st, p, samplerate):
                 st.lpf_z, False, samplerate)
     if (p[PID.threshold] != c[C_LAST_T] or p[PID.ratio] != c[C_LAST_R]
             or p[PID.threshold2] != c[C_LAST_T2] or p[PID.ratio2] != c[C_LAST_R2]
-            or p[PID.knee] != c[C_KNEE] or first):
+            or p[PID.knee] != c[C_KNEE] or p[PID.style] != c[C_LAST_STYLE] or first):
         t_lo, k_lo, t_hi, k_hi = settle_segments(p[PID.threshold], p[PID.ratio],
                                                  p[PID.threshold2], p[PID.ratio2])
         c[C_TLO], c[C_KLO], c[C_THI], c[C_KHI], c[C_KNEE] = t_lo, k_lo, t_hi, k_hi, p[PID.knee]
         c[C_LAST_T], c[C_LAST_R] = p[PID.threshold], p[PID.ratio]
         c[C_LAST_T2], c[C_LAST_R2] = p[PID.threshold2], p[PID.ratio2]
-        c[C_AUTO_DB] = settle_gr_db(AUTO_MAKEUP_REF_DB, t_lo, k_lo, t_hi, k_hi, p[PID.knee])
+        style = int(p[PID.style])
+        if style == S_OPTO and c[C_LAST_STYLE] != S_OPTO:
+            # the slow part starts where the gain is, with nothing remembered
+            for ch in range(st.gr.shape[0]):
+                st.gslow[ch] = st.gr[ch]
+                st.mem[ch] = 0.0
+        c[C_STYLE] = c[C_LAST_STYLE] = style
+        st.style_lv[:] = UNREAD_DB       # the curve moved: read it afresh
+        c[C_AUTO_DB] = settle_style_gr_db(AUTO_MAKEUP_REF_DB, t_lo, k_lo, t_hi, k_hi, p[PID.knee],
+                                          style)
     c[C_LINK] = p[PID.link] * 0.01
     # on/off and auto makeup fade; makeup ramps linearly in dB across the segment
     c[C_F0] = c[C_F1]
     c[C_F1] = fade_switch(c[C_F1], p[PID.settle_on], c[C_FADE_STEP])
     c[C_AUTO_F] = fade_switch(c[C_AUTO_F], p[PID.auto_makeup], c[C_FADE_STEP])
+    c[C_FET_F0], c[C_VMU_F0] = c[C_FET_F1], c[C_VMU_F1]
+    c[C_FET_F1] = fade_switch(c[C_FET_F1], 1.0 if c[C_STYLE] == S_FET else 0.0, c[C_FADE_STEP])
+    c[C_VMU_F1] = fade_switch(c[C_VMU_F1], 1.0 if c[C_STYLE] == S_VARIMU else 0.0, c[C_FADE_STEP])
+    shaping = c[C_FET_F0] + c[C_FET_F1] + c[C_VMU_F0] + c[C_VMU_F1] != 0.0
+    if c[C_SHAPING] != 0.0 and not shaping:
+        _clear_shaper(st)         # a gain stage faded in later starts from rest
+    c[C_SHAPING] = 1.0 if shaping else 0.0
     mk = p[PID.makeup] + c[C_AUTO_F] * c[C_AUTO_DB]
     c[C_MK0] = mk if first else c[C_MK1]
     c[C_MK1] = mk
@@ -273,6 +397,16 @@ def settle_control(st, p, samplerate):
             st.gr2[ch] = 0.0
         if st.ms[ch] < 1e-30:
             st.ms[ch] = 0.0
+        if st.gslow[ch] < 1e-12:
+            st.gslow[ch] = 0.0
+        if st.mem[ch] < 1e-12:
+            st.mem[ch] = 0.0
+        if st.shp_env[ch] < 1e-30:
+            st.shp_env[ch] = 0.0
+        for k in range(2):
+            for j in range(2):
+                if abs(st.shp_z[k, ch, j]) < 1e-30:
+                    st.shp_z[k, ch, j] = 0.0
         for k in range(2):
             if abs(st.hpf_z[ch, k]) < 1e-30:
                 st.hpf_z[ch, k] = 0.0
@@ -294,6 +428,20 @@ def _key_filter(c, hz, on, last, flag, coef, z, highpass, samplerate):
         for ch in range(z.shape[0]):
             z[ch, 0] = 0.0
             z[ch, 1] = 0.0
+
+
+@njit(**KERNEL)
+def _lowpass_q(cutoff_hz, samplerate, q, out):
+    """RBJ low-pass biquad (bilinear, prewarped) with quality q into out[0:5]."""
+    w0 = 2.0 * math.pi * cutoff_hz / samplerate
+    cw = math.cos(w0)
+    alpha = math.sin(w0) / (2.0 * q)
+    a0 = 1.0 + alpha
+    out[0] = (1.0 - cw) * 0.5 / a0
+    out[1] = (1.0 - cw) / a0
+    out[2] = out[0]
+    out[3] = -2.0 * cw / a0
+    out[4] = (1.0 - alpha) / a0
 
 
 @njit(**KERNEL)
@@ -337,7 +485,7 @@ def settle_process(st, p, x, key, start, count, phase):
     _compress(x, key, start, count, phase, c, st.hpf_c, st.hpf_z, st.lpf_c, st.lpf_z,
               st.ms, st.gr, st.gr2,
               st.applied, st.glin, st.level, st.hold, st.seg_db, st.n,
-              st.line, st.line_pos, st.tap, st.detector_db)
+              st.line, st.line_pos, st.tap, st.detector_db, st)
     for ch in range(x.shape[0]):
         st.gr_db[ch] = st.applied[ch]
 
@@ -345,7 +493,7 @@ def settle_process(st, p, x, key, start, count, phase):
 @njit(**KERNEL)
 def _compress(x, key, start, count, phase, c, hpf_c, hpf_z, lpf_c, lpf_z, ms, gr, gr2, applied,
               glin, lvl,
-              hold, seg_db, nclock, line, line_pos, tap, detector_db):
+              hold, seg_db, nclock, line, line_pos, tap, detector_db, st):
     nch = x.shape[0]
     mask = line.shape[1] - 1
     pos = line_pos[0]
@@ -366,7 +514,10 @@ def _compress(x, key, start, count, phase, c, hpf_c, hpf_z, lpf_c, lpf_z, ms, gr
     mk0, mk1 = c[C_MK0], c[C_MK1]
     n0 = nclock[0]
     inv_cb = 1.0 / CONTROL_BLOCK
-    if link == 1.0 and not fb and not is_rms and not hpf_on and not lpf_on and not fading:
+    style = int(c[C_STYLE])
+    shaping = c[C_SHAPING] != 0.0
+    if (link == 1.0 and not fb and not is_rms and not hpf_on and not lpf_on and not fading
+            and style == S_CLEAN and not shaping):
         _compress_linked_peak(x, key, start, count, phase, c, gr, gr2, applied, hold, seg_db, line,
                               pos, d_cur, detector_db)
         line_pos[0] = pos + count
@@ -404,14 +555,23 @@ def _compress(x, key, start, count, phase, c, hpf_c, hpf_z, lpf_c, lpf_z, ms, gr
         for ch in range(nch):
             # link: (1 − link)·own + link·max, in dB
             lv = lvl[ch] + link * (mx - lvl[ch])
-            target = settle_gr_db(lv, t_lo, k_lo, t_hi, k_hi, knee)
-            g = gr[ch]
-            if target > g:
-                g += a_att * (target - g)
+            if style == S_CLEAN:
+                target = settle_gr_db(lv, t_lo, k_lo, t_hi, k_hi, knee)
+                g = gr[ch]
+                if target > g:
+                    g += a_att * (target - g)
+                else:
+                    g += a_rel * (target - g)
+                gr[ch] = g
+                g2 = gr2[ch] + a_sm * (g - gr2[ch])
             else:
-                g += a_rel * (target - g)
-            gr[ch] = g
-            g2 = gr2[ch] + a_sm * (g - gr2[ch])
+                # the curve (an erf for varimu) only when the level moved: a held
+                # peak moves rarely
+                if lv != st.style_lv[ch]:
+                    st.style_lv[ch] = lv
+                    st.style_gr[ch] = settle_style_gr_db(lv, t_lo, k_lo, t_hi, k_hi, knee, style)
+                target = st.style_gr[ch]
+                g2 = gr2[ch] + _style_ballistics(st, c, ch, target, style, a_att, a_rel, a_sm)
             gr2[ch] = g2
             ap = f * g2
             applied[ch] = ap
@@ -424,10 +584,75 @@ def _compress(x, key, start, count, phase, c, hpf_c, hpf_z, lpf_c, lpf_z, ms, gr
             if fading:
                 w = w0 + (w1 - w0) * r
                 d = w * d + (1.0 - w) * line[ch, (wp - d_prev) & mask]
+            if shaping:
+                d += _gain_stage(st, c, ch, d, ap, r)
             x[ch, start + i] = d * gain
             detector_db[ch] = lv
     line_pos[0] = pos + count
     nclock[0] = n0 + count
+
+
+@njit(**KERNEL)
+def _style_ballistics(st, c, ch, target, style, a_att, a_rel, a_sm):
+    """One sample of opto's, fet's or varimu's timing (module docstring); updates
+    gr (and opto's slow part and the memory) and returns the smoothing step
+    that gr2 takes."""
+    g = st.gr[ch]
+    over = target - g
+    m = st.mem[ch]
+    if over > 0.0:
+        a = a_att
+        if style != S_VARIMU:
+            a = min(1.0, a_att * (1.0 + over * (1.0 / OVERSHOOT_DB)))
+        g += a * over
+        if style == S_OPTO:
+            st.gslow[ch] += a * (target - st.gslow[ch])
+    else:
+        a = a_rel
+        if style == S_FET:
+            a = min(1.0, a_rel / (FET_REL_MIN + m))
+        elif style == S_VARIMU:
+            a = a_rel * (1.0 / VARIMU_REL_X)
+        g += a * over
+        if style == S_OPTO:
+            gs = st.gslow[ch]
+            st.gslow[ch] = gs + (a if target > gs else c[C_A_SLOW]) * (target - gs)
+    st.gr[ch] = g
+    if style == S_VARIMU:
+        return min(a_sm, c[C_A_VSM]) * (g - st.gr2[ch])
+    u = min(1.0, g * (1.0 / OPTO_DEPTH_DB))
+    if style == S_OPTO:
+        st.mem[ch] = m + (c[C_A_MUP] if u > m else c[C_A_MDN]) * (u - m)
+        g = (1.0 - m) * g + m * st.gslow[ch]
+    else:
+        st.mem[ch] = m + (c[C_A_FMUP] if u > m else c[C_A_FMDN]) * (u - m)
+    return a_sm * (g - st.gr2[ch])
+
+
+@njit(**KERNEL)
+def _gain_stage(st, c, ch, d, gr_db, r):
+    """What fet's and varimu's gain stages add to the delayed sample d at a
+    reduction of gr_db (module docstring), faded with the style."""
+    u = biquad_tdf2(st.shp_c[0], st.shp_z[0], ch, d)
+    u = biquad_tdf2(st.shp_c[1], st.shp_z[1], ch, u)
+    e = st.shp_env[ch] * c[C_ENV_DEC]
+    a = abs(d)
+    e = a if a > e else e
+    st.shp_env[ch] = e
+    if e < 1e-30:
+        return 0.0
+    xn = u / e
+    wf = c[C_FET_F0] + (c[C_FET_F1] - c[C_FET_F0]) * r
+    wv = c[C_VMU_F0] + (c[C_VMU_F1] - c[C_VMU_F0]) * r
+    h = 0.0
+    if wf != 0.0:
+        h += wf * FET_DRIVE * gr_db * (0.75 * xn - xn * xn * xn)
+    if wv != 0.0:
+        q = xn * xn
+        sq = st.shp_sq[ch] + c[C_A_SQ] * (q - st.shp_sq[ch])
+        st.shp_sq[ch] = sq
+        h += wv * VARIMU_DRIVE * gr_db * (q - sq)
+    return e * h
 
 
 @njit(**KERNEL)

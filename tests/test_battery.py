@@ -188,7 +188,7 @@ def test_random_automation_every_parameter_is_finite_bounded_and_click_free(engi
     eng.reset()                     # start on the fixed values, not gliding towards them
     # Parameters added since this run was tuned draw from their own generator, so
     # the path the others take (and the limiter's overdrive along it) stays put.
-    later = ("match",)
+    later = ("match", "style")
     moving = [p for p in PARAMS if p.id not in fixed and p.id not in later]
     rng_later = np.random.default_rng(8)
     changes = 0

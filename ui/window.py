@@ -61,6 +61,7 @@ KNOB_ROWS = 3
 HERO_ID = "amount"
 
 PANEL_ORDER = ("input", "gate", "drift", "settle", "output")
+SEGMENTS_MAX = 3              # enums with more choices are a menu button (SETTLE's style)
 PANEL_TITLES = dict(GROUP_TITLES, input="INPUT")
 
 
@@ -326,7 +327,12 @@ class MainWindow(QMainWindow):
                 knobs.append(k)
             switches = []
             for p in parts["switch"]:
-                w = EnumSwitch(p) if p.kind == "enum" else ToggleSwitch(p)
+                if p.kind != "enum":
+                    w = ToggleSwitch(p)
+                elif len(p.choices) <= SEGMENTS_MAX:
+                    w = EnumSwitch(p)
+                else:
+                    w = EnumMenuButton(p)     # a row of four segments would widen the panel
                 self._register(w)
                 switches.append(w)
             panel.build(hero, knobs, switches)
