@@ -163,14 +163,14 @@ PARAMS: tuple[Param, ...] = (
     Param("output_gain", "Output", "dB", "global", -24, 24, 0),
     Param("mix", "Mix", "%", "global", 0, 100, 100, notes="dry is latency-aligned"),
     _bool("bypass", "Bypass", "global", 0, "click-free, latency-compensated"),
+    _bool("match", "Match", "global", 0, "loudness-matched compare: the processed output is held at "
+          "the dry input's loudness (±18 dB, 3 s) so bypass and A/B compare character, not level; "
+          "off in renders unless set"),
     _enum("listen", "Listen", "global", LISTEN_CHOICES, "out",
           "what the output carries: out, delta (processed − aligned dry), drift (what DRIFT "
           "adds), settle (what SETTLE removes), key (SETTLE's detector input); all aligned"),
     _bool("ab", "A/B", "global", 0, "which of the window's two settings plays (off = A, on = B); "
           "the engine ignores it"),
-    _bool("match", "Match", "global", 0, "loudness-matched compare: the processed output is held at "
-          "the dry input's loudness (±18 dB, 3 s) so bypass and A/B compare character, not level; "
-          "off in renders unless set"),
     # GATE
     _bool("gate_on", "Gate", "gate", 0),
     Param("gate_threshold", "Threshold", "dBFS", "gate", -96, 0, -60),
