@@ -17,6 +17,8 @@ processed take against the same take unprocessed, latency compensated):
   kit <6k        drum kit: everything below 6 kHz
   sub spread     sub-bass: spread (max − min) of the notes' levels below 80 Hz, after / before
   sub level      sub-bass: the notes' mean level change below 80 Hz
+  ess            sibilant speech: the "s" bursts (material.label_sibilance), whole band
+  vowels         sibilant speech: the vowels, whole band
 """
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import material as M  # noqa: E402
 
 COLUMNS = ("gap noise", "quiet−loud", "breath−loud", "tail−attack", "room", "hiss", "air",
-           "hats <6k", "kit <6k", "sub spread", "sub level")
+           "hats <6k", "kit <6k", "sub spread", "sub level", "ess", "vowels")
 
 
 def _change(y, x, regions, lo=None, hi=None):
@@ -71,6 +73,9 @@ def figures(values: dict) -> dict[str, float]:
     after = M.region_levels(y, b.regions["note"], 20.0, 80.0)
     out["sub spread"] = float(np.ptp(after) / np.ptp(before))
     out["sub level"] = float(np.mean(after - before))
+    s, y = _processed("sibilant", key)
+    out["ess"] = _change(y, s.x, s.regions["ess"])
+    out["vowels"] = _change(y, s.x, s.regions["vowel"])
     return out
 
 

@@ -13,7 +13,7 @@ from app import settings as S
 from engine.params import BY_ID, PARAMS
 
 REQUIRED = ["Vocal tracking", "Vocal breath and consonants", "Drum room", "Piano sustain",
-            "Hi-hat air", "Bus glue", "Bus detail", "Sub-bass evening"]
+            "Hi-hat air", "Bus glue", "Bus detail", "Sub-bass evening", "De-esser"]
 
 
 @pytest.fixture(autouse=True)
@@ -130,6 +130,8 @@ def test_factory_presets_do_their_jobs():
     assert v["Sub-bass evening"]["sc_hpf"] > 20
     assert v["Sub-bass evening"]["detector"] == BY_ID["detector"].choices.index("rms")
     assert v["Sub-bass evening"]["rms_window"] >= 25                   # longer than a 40 Hz cycle
+    # keyed by the sibilance band, a de-esser only
+    assert v["De-esser"]["sc_hpf"] >= 4000 and v["De-esser"]["drift_on"] == 0.0
 
 
 def test_default_vocal_tracking_latency_within_3ms():
