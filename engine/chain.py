@@ -80,7 +80,7 @@ from .match import (
     match_process,
     match_reset,
 )
-from .params import DEFAULTS, NUM_PARAMS, PID, SMOOTH_MASK, SNAP_EPS
+from .params import DEFAULTS, LISTEN_CHOICES, NUM_PARAMS, PID, SMOOTH_MASK, SNAP_EPS
 from .rt import ring_alloc, ring_drain, seqlock_write_begin, seqlock_write_end
 from .settle import (
     SettleState,
@@ -153,7 +153,9 @@ G_IN, G_OUT, G_DB = 0, 1, 2
 # fades
 F_BYPASS0, F_BYPASS1 = 0, 1
 # listen choices (engine/params.py LISTEN_CHOICES) and the monitor lines' counters
-L_OUT, L_DELTA, L_DRIFT, L_SETTLE, L_KEY, L_LEN = 0, 1, 2, 3, 4, 5
+L_OUT, L_DELTA, L_DRIFT, L_SETTLE, L_KEY = (LISTEN_CHOICES.index(n)
+                                            for n in ("out", "delta", "drift", "settle", "key"))
+L_LEN = len(LISTEN_CHOICES)
 MON_POS, MON_ACTIVE, MON_IDLE = 0, 1, 2
 
 

@@ -90,8 +90,9 @@ MAX_LOOKAHEAD_MS = BY_ID["lookahead"].max
 AUTO_MAKEUP_REF_DB = -18.0    # dsp.md: a -18 dBFS sine comes back at -18 dBFS
 RATIO_INF = BY_ID["ratio"].max     # the table's top ratio is ∞:1: the slope is exactly 0
 
-# styles (the table's choices, in order)
-S_CLEAN, S_OPTO, S_FET, S_VARIMU = range(4)
+# styles: their indices in the table's choices
+S_CLEAN, S_OPTO, S_FET, S_VARIMU = (BY_ID["style"].choices.index(n)
+                                    for n in ("clean", "opto", "fet", "varimu"))
 OPTO_KNEE_DB = 10.0           # dsp.md: a soft knee of at least 10 dB whatever `knee` says
 OVERSHOOT_DB = 10.0           # opto/fet attack time ÷ (1 + overshoot / this)
 OPTO_DEPTH_DB = 10.0          # the memory charges towards GR / this (at most 1)
