@@ -31,6 +31,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np
 
 from engine import Engine, chain
+from engine.params import PARAMS
 
 SR = 48000
 BLOCK = 64
@@ -169,7 +170,8 @@ def main(argv=None) -> int:
         print(f"  {name:36s} {np.median(t):7.2f}  ({t.min():.2f})")
     print("Latency (default settings):")
     for sr in (44100, 48000, 96000):
-        lat = int(chain.total_latency(float(sr), 0.0))
+        d = {p.id: p.default for p in PARAMS}
+        lat = int(chain.total_latency(float(sr), d["lookahead"], d["drift_lookahead"]))
         print(f"  {sr:6d} Hz: {lat:4d} samples = {lat / sr * 1000:.3f} ms")
     return 0
 

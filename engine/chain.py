@@ -36,6 +36,7 @@ import numpy as np
 from numba import njit
 
 from . import meters as M
+from .drift import LOOKAHEAD_MAX_MS as DRIFT_LOOKAHEAD_MAX_MS
 from .drift import M_GUARDED as DRIFT_M_GUARDED
 from .drift import (
     DriftState,
@@ -99,7 +100,7 @@ from .settle import (
 PARAM_GLIDE_MS = 20.0     # time constant of every parameter glide
 METER_RMS_MS = 300.0      # RMS meter integration
 METER_PEAK_FALL_MS = 600.0  # peak meter fall-back, so a 30 Hz reader sees every peak
-MAX_LATENCY_MS = 16.0     # DRIFT + max lookahead + limiter, with headroom
+MAX_LATENCY_MS = 16.0     # DRIFT's and SETTLE's longest lookahead + limiter, with headroom
 OUT_FADE_MS = 5.0         # bypass and listen crossfades (dsp.md: within 10 ms)
 INPUT_LIMIT = 1.0e4       # +80 dBFS: larger input magnitudes are bounded, not trusted
 
@@ -164,7 +165,7 @@ def alloc(samplerate: float, channels: int, sidechain_channels: int, max_block: 
     sr = float(samplerate)
     hdr, slots = ring_alloc(4096)
     line = pow2_at_least(int(math.ceil(MAX_LATENCY_MS * 1e-3 * sr)) + 2)
-    sc_len = pow2_at_least(int(drift_latency(sr)) + 2)
+    sc_len = pow2_at_least(int(drift_latency(sr, DRIFT_LOOKAHEAD_MAX_MS)) + CONTROL_BLOCK + 2)
     meter_seq, meter_data = M.alloc()
     cfg = np.zeros(CFG_LEN)
     cfg[CFG_SR], cfg[CFG_CH], cfg[CFG_SC], cfg[CFG_MAXBLOCK] = sr, channels, sidechain_channels, max_block
@@ -198,9 +199,9 @@ def alloc(samplerate: float, channels: int, sidechain_channels: int, max_block: 
 
 
 @njit(cache=True)
-def total_latency(samplerate, lookahead_ms):
-    """Total algorithmic latency in samples: DRIFT filterbank + lookahead + limiter."""
-    return drift_latency(samplerate) + settle_latency(samplerate, lookahead_ms) + \
+def total_latency(samplerate, lookahead_ms, drift_lookahead_ms):
+    """Total algorithmic latency in samples: DRIFT's lookahead + SETTLE's + the limiter's."""
+    return drift_latency(samplerate, drift_lookahead_ms) + settle_latency(samplerate, lookahead_ms) + \
         limiter_latency(samplerate)
 
 
@@ -223,7 +224,7 @@ def reset(S):
     _mon_clear(c)
     c.meter_env[:] = 0.0
     gate_reset(S.gate)
-    drift_reset(S.drift)
+    drift_reset(S.drift, c.p_cur)
     settle_reset(S.settle)
     sr = c.cfg[CFG_SR]
     match_reset(S.match, sr)
@@ -234,7 +235,7 @@ def reset(S):
     c.gains[G_DB, 1] = c.p_cur[PID.output_gain]
     c.cfg[CFG_GLIDE] = onepole_coeff(PARAM_GLIDE_MS, sr, CONTROL_BLOCK)
     c.cfg[CFG_METER_A] = onepole_coeff(METER_RMS_MS, sr, 1.0)
-    c.counters[CNT_LATENCY] = total_latency(sr, c.p_cur[PID.lookahead])
+    c.counters[CNT_LATENCY] = total_latency(sr, c.p_cur[PID.lookahead], c.p_cur[PID.drift_lookahead])
     tap_reset(c.dry_tap, float(c.counters[CNT_LATENCY] - limiter_latency(sr)))
 
 
@@ -268,7 +269,7 @@ def _control_tick(S):
     settle_control(S.settle, p, sr)
     match_control(S.match, p)
     limiter_control(S.limiter, p, sr)
-    lat = total_latency(sr, p[PID.lookahead])
+    lat = total_latency(sr, p[PID.lookahead], p[PID.drift_lookahead])
     c.counters[CNT_LATENCY] = lat
     # the dry tap (the mix's delay, before the limiter) moves with the same
     # crossfade, on the same tick, as SETTLE's lookahead tap
@@ -322,7 +323,7 @@ def _segment(S, start, count, phase):
                     key[ch, i] = x[nch + min(ch, nsc - 1), i] if nsc > 0 else 0.0
             gate_process(S.gate, p, w, key, start, count, phase)
     drift_process(S.drift, p, w, start, count, phase)
-    _settle_key(S, start, count, external, nch, nsc)
+    _settle_key(S, start, count, phase, external, nch, nsc)
     listening = c.mon_pos[MON_ACTIVE] != 0
     if listening:
         _listen_take(S, start, count, phase)
@@ -336,23 +337,23 @@ def _segment(S, start, count, phase):
 
 
 @njit(**KERNEL)
-def _settle_key(S, start, count, external, nch, nsc):
+def _settle_key(S, start, count, phase, external, nch, nsc):
     """SETTLE's key: DRIFT's output, or the external key delayed by DRIFT's
-    latency so it stays aligned with the main path DRIFT delayed. A mono key
-    feeds every channel."""
+    lookahead tap (crossfading with it) so it stays aligned with the main path
+    DRIFT delayed. A mono key feeds every channel."""
     c = S.core
     key, w = c.key, c.work
     if nsc > 0:
         line = c.sc_line
         mask = line.shape[1] - 1
         pos = c.sc_pos[0]
-        lat = drift_latency(c.cfg[CFG_SR])
         for i in range(count):
             for k in range(nsc):
                 line[k, (pos + i) & mask] = c.x[nch + k, start + i]
             if external:
+                r = (phase + i + 1) / CONTROL_BLOCK
                 for ch in range(nch):
-                    key[ch, start + i] = line[min(ch, nsc - 1), (pos + i - lat) & mask]
+                    key[ch, start + i] = tap_read(line, S.drift.tap, min(ch, nsc - 1), pos + i, r, mask)
         c.sc_pos[0] = pos + count
     if not external:
         for ch in range(nch):

@@ -388,12 +388,15 @@ def tap_control(tap, target_delay, step):
 
 @njit(**KERNEL)
 def tap_read(line, tap, ch, wpos, r, mask):
-    """line[ch] read `tap`'s delay behind write position wpos, crossfaded from
-    the previous delay while a change runs (r: the sample's place in the
+    """line[ch] read `tap`'s delay behind write position wpos, crossfaded
+    (smoothstep) from the previous delay while a change runs (r: the sample's place in the
     control period, (phase + i + 1)/CONTROL_BLOCK)."""
     d = line[ch, (wpos - np.int64(tap[TAP_CUR])) & mask]
     if tap[TAP_W0] < 1.0 or tap[TAP_W1] < 1.0:
         w = tap[TAP_W0] + (tap[TAP_W1] - tap[TAP_W0]) * r
+        # smoothstep: no kink where the fade starts and ends (a kink is a small
+        # broadband transient, and DRIFT lifts the empty bands it lands in)
+        w = w * w * (3.0 - 2.0 * w)
         d = w * d + (1.0 - w) * line[ch, (wpos - np.int64(tap[TAP_PREV])) & mask]
     return d
 

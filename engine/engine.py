@@ -156,7 +156,8 @@ class Engine:
     # --- readouts ---
     @property
     def latency_samples(self) -> int:
-        return int(chain.total_latency(self.samplerate, self._values["lookahead"]))
+        return int(chain.total_latency(self.samplerate, self._values["lookahead"],
+                                       self._values["drift_lookahead"]))
 
     def meters(self) -> dict:
         core = self.state.core

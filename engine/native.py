@@ -10,7 +10,8 @@ of building it (product.md, "Start-up"); the hosts call it by address rather
 than linking the chain into their own callbacks, so they never rebuild the
 chain either.
 
-The engine state is a nested NamedTuple of NumPy arrays (engine/chain.py). A C
+The engine state is a nested NamedTuple (and tuples of them) of NumPy arrays
+(engine/chain.py). A C
 caller only has a `void*`, so the state is flattened into an int64 *address
 table* -- for each array its address and shape, in field order -- and the
 `unpack` intrinsic rebuilds the NamedTuple inside compiled code from the
@@ -46,9 +47,11 @@ ROW = 1 + MAX_DIMS            # address, shape[0..MAX_DIMS)
 
 
 def _walk(obj, prefix=()):
-    """(path, array) for every array in a nested NamedTuple, in field order."""
-    for name in obj._fields:
-        v = getattr(obj, name)
+    """(path, array) for every array in a nested NamedTuple (or plain tuple of
+    them), in field order."""
+    items = ((name, getattr(obj, name)) for name in obj._fields) if hasattr(obj, "_fields") \
+        else ((str(i), v) for i, v in enumerate(obj))
+    for name, v in items:
         if isinstance(v, np.ndarray):
             yield prefix + (name,), v
         else:

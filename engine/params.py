@@ -190,6 +190,11 @@ PARAMS: tuple[Param, ...] = (
     Param("drift_attack", "Attack", "ms", "drift", 0.1, 200, 1, taper="log"),
     Param("drift_release", "Release", "ms", "drift", 10, 3000, 150, taper="log"),
     Param("drift_memory", "Memory", "%", "drift", 0, 100, 50),
+    Param("drift_lookahead", "Lookahead", "ms", "drift", 0, 5, 1, smoothed=False,
+          notes="delay of DRIFT's main path, the only latency DRIFT adds; its detectors "
+                "read the undelayed input"),
+    Param("drift_link", "Link", "%", "drift", 0, 100, 100,
+          notes="stereo link of the band levels"),
     Param("drift_low", "Low", "Hz", "drift", 20, 20000, 20, taper="log",
           notes="no lift for bands below (focus)"),
     Param("drift_high", "High", "Hz", "drift", 20, 20000, 20000, taper="log",

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from engine import drift_bank
-from engine.drift import NUM_BANDS, drift_latency
+from engine.drift import NUM_BANDS
 from engine.engine import Engine
 from engine.params import PARAMS
 
@@ -107,22 +107,27 @@ def pink(n, rng):
 
 # --------------------------------------------------------------------------- filterbank
 
-@pytest.mark.parametrize("sr", [44100, 48000, 96000])
-def test_bank_design_flat_and_within_budget(sr):
-    D = drift_latency(sr)
-    assert round(2.5e-3 * sr) == D and D / sr <= 2.5e-3 + 0.5 / sr
-    bank = drift_bank.design(sr, D=D - 1)
-    lo, hi, _, _ = drift_bank.ripple(bank, sr)
-    assert lo > -0.3 and hi < 0.3, (lo, hi)
-    peak, _ = drift_bank.impulse_peak(bank)
-    assert peak == D - 1          # the kernel adds one sample to every path
-    # the filters add in phase: no contribution cancels another (what keeps
-    # per-band gains predictable)
-    w = 2 * np.pi * np.geomspace(40, 18000, 300) / sr
-    C = drift_bank._contributions(bank, w) * bank.gain
-    tot = C.sum(axis=1)
-    anti = -np.clip((C * np.conj(tot)[:, None] / np.abs(tot)[:, None]).real, None, 0).sum(axis=1)
-    assert anti.max() < 0.15
+@pytest.mark.parametrize("sr", [44100, 48000, 96000, 192000])
+def test_synthesis_design_follows_the_lifts_in_phase(sr):
+    """The synthesis bank's design (engine/drift_bank.py): the realised lift lands
+    within 0.3 dB of a smooth profile interpolated in ERB number from 40 Hz to
+    18 kHz, within 1 dB of a bump as steep as the slope limit lets through, and
+    the output never leaves ±90° of the delayed input."""
+    from engine.drift_bank import LIFT_SLOPE_DB
+    e = drift_bank.erb_number(FC)
+    f = drift_bank.erb_number_to_hz(np.linspace(drift_bank.erb_number(40.0),
+                                                drift_bank.erb_number(18000.0), 300))
+    grid = np.geomspace(10.0, 0.499 * sr, 1500)
+    bump = np.minimum(12.0, LIFT_SLOPE_DB * np.maximum(0, np.minimum(np.arange(40) - 25, 34 - np.arange(40))))
+    for lift, tol in ((np.full(40, 18.0), 0.3), (np.full(40, 3.0), 0.3),
+                      (np.linspace(0.0, 18.0, 40), 0.3), (bump, 1.0)):
+        m, _ = drift_bank.realised_db(lift, sr, f)
+        want = np.interp(drift_bank.erb_number(f), e, lift)
+        assert np.abs(m - want).max() < tol, np.abs(m - want).max()
+        _, ph = drift_bank.realised_db(lift, sr, grid)
+        assert np.abs(ph).max() < 90.0
+    # nothing lifted: every gain exactly 0
+    assert not np.any(drift_bank.synthesis_gains(np.zeros(40), sr))
 
 
 def test_kernel_block_on_a_cache_line():
@@ -134,7 +139,6 @@ def test_kernel_block_on_a_cache_line():
     for k, (sr, ch) in enumerate([(44100, 2), (48000, 1), (96000, 2)] * 3):
         st = drift_alloc(sr, ch, 64)
         assert st.fb.ctypes.data % 64 == 0 and st.fb.dtype == np.float32
-        assert st.pairs.ctypes.data == st.fb.ctypes.data
         keep.append(np.zeros(k + 1))
     a = aligned_zeros((3, 5), np.float64, 64)
     assert a.shape == (3, 5) and a.dtype == np.float64 and a.flags.c_contiguous
@@ -150,21 +154,18 @@ def test_band_centres():
 
 @pytest.mark.parametrize("sr", [44100, 48000, 96000])
 def test_transparent_with_no_lift_and_latency_exact(engines, sr):
-    """Impulse through the engine (DRIFT on, amount 0): main peak at the reported
-    latency, magnitude flat within ±0.5 dB from 40 Hz to 18 kHz."""
+    """Impulse through the engine (DRIFT on, amount 0): exactly the impulse, at the
+    reported latency (the first version's bank was only flat within ±0.25 dB and
+    smeared the impulse over ~18 ms)."""
     e = setup(engines(sr, 1), amount=0)
     n = 1 << 16
     x = np.zeros(n)
     x[100] = 0.5
     y = run(e, x)[:, 0]
     h = y[100:] / 0.5
-    assert int(np.argmax(np.abs(h))) == e.latency_samples
-    assert e.latency_samples >= drift_latency(sr)
-    H = np.fft.rfft(h)
-    f = np.fft.rfftfreq(len(h), 1.0 / sr)
-    band = (f >= 40) & (f <= 18000)
-    db = 20 * np.log10(np.abs(H[band]))
-    assert db.min() > -0.5 and db.max() < 0.5, (db.min(), db.max())
+    ref = np.zeros_like(h)
+    ref[e.latency_samples] = 1.0
+    assert np.array_equal(h, ref)
     assert np.abs(e.state.drift.lift_db).max() == 0.0
 
 
@@ -311,9 +312,10 @@ def _burst(kind, sr, rng):
 
 
 @pytest.mark.parametrize("kind", ["kick", "snare", "click"])
-def test_transient_after_lifted_noise_is_not_boosted(engines, kind):
+@pytest.mark.parametrize("lookahead", [1.0, 0.4])     # the default, the vocal-tracking preset's
+def test_transient_after_lifted_noise_is_not_boosted(engines, kind, lookahead):
     sr = 48000
-    e = setup(engines())
+    e = setup(engines(), drift_lookahead=lookahead)
     rng = np.random.default_rng(11)
     n1 = sr
     x = np.r_[pink(n1, rng) * 10 ** (-60 / 20), _burst(kind, sr, rng)]
@@ -325,7 +327,7 @@ def test_transient_after_lifted_noise_is_not_boosted(engines, kind):
     peak_out = np.abs(y[n1 + lat - 64:, 0]).max()
     rise = 20 * np.log10(peak_out / peak_in)
     assert rise <= 3.0, rise
-    assert rise <= 1.5, rise                       # what this design achieves (aim: 1 dB)
+    assert rise <= 2.0, rise                       # what this design achieves (aim: 1 dB)
 
 
 # --------------------------------------------------------------------------- ballistics and memory

@@ -134,11 +134,11 @@ def test_factory_presets_do_their_jobs():
     assert v["De-esser"]["sc_hpf"] >= 4000 and v["De-esser"]["drift_on"] == 0.0
 
 
-def test_default_vocal_tracking_latency_within_3ms():
+def test_default_vocal_tracking_latency_within_1ms():
     vt = P.load_preset(P.DEFAULT_PRESET)
     assert vt["lookahead"] == 0.0
     latency = P.preset_latency_samples(vt, 48000)
-    assert latency <= 0.003 * 48000, f"vocal tracking latency {latency} samples > 3.0 ms"
+    assert latency <= 0.001 * 48000, f"vocal tracking latency {latency} samples > 1.0 ms"
 
 
 # --- user presets ----------------------------------------------------------------

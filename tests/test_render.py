@@ -100,7 +100,7 @@ def test_output_is_aligned_with_the_input_by_default(tmp_path):
     --live-alignment the live output itself."""
     src = tmp_path / "in.wav"
     x = _noise(src, seconds=0.5)
-    values = {"lookahead": 2.0, "amount": 70.0}
+    values = {"lookahead": 2.0, "amount": 70.0, "drift_lookahead": 3.0}
     sets = [a for k, v in values.items() for a in ("--set", f"{k}={v}")]
     assert _uplift("render", src, tmp_path / "a.wav", *sets, "--block", 128).returncode == 0
     assert _uplift("render", src, tmp_path / "l.wav", *sets, "--block", 128,

@@ -99,7 +99,7 @@ class Panel(QFrame):
         self.setObjectName("panel")
         self.accent = theme.accent(key)
         lay = QVBoxLayout(self)
-        lay.setContentsMargins(10, 8, 10, 8)
+        lay.setContentsMargins(5, 8, 5, 8)
         lay.setSpacing(4)
         head = QHBoxLayout()
         head.setSpacing(6)
@@ -111,7 +111,7 @@ class Panel(QFrame):
         lay.addLayout(head)
         self.head = head
         self.body = QHBoxLayout()
-        self.body.setSpacing(8)
+        self.body.setSpacing(6)
         lay.addLayout(self.body, 1)
         self.power: PowerSwitch | None = None
         self.knobs: list[Knob] = []
@@ -126,7 +126,7 @@ class Panel(QFrame):
             self.knobs.append(hero)
         if knobs:
             grid = QGridLayout()
-            grid.setHorizontalSpacing(2)
+            grid.setHorizontalSpacing(0)
             grid.setVerticalSpacing(2)
             cols = max(1, math.ceil(len(knobs) / KNOB_ROWS))
             for i, k in enumerate(knobs):
@@ -382,7 +382,7 @@ class MainWindow(QMainWindow):
         lay.addWidget(self.audio_button)
         lay.addStretch(1)
         self.latency_readout = Readout("LATENCY", tip="Algorithmic latency of the chain "
-                                       "(DRIFT filterbank + lookahead + limiter); with I/O "
+                                       "(DRIFT's lookahead + SETTLE's + the limiter's); with I/O "
                                        "buffers when the audio backend reports them")
         self.load_readout = Readout("LOAD", tip="Audio callback load (time used / time "
                                     "available per block)")

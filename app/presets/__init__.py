@@ -344,7 +344,8 @@ def preset_latency_samples(values: dict, samplerate: float = 48000.0) -> int:
     """Total algorithmic latency the engine reports for these values."""
     from engine import chain
     full = complete(values)
-    return int(chain.total_latency(float(samplerate), float(full["lookahead"])))
+    return int(chain.total_latency(float(samplerate), float(full["lookahead"]),
+                                   float(full["drift_lookahead"])))
 
 
 _FACTORY = _load_factory()

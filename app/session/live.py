@@ -410,8 +410,9 @@ class LiveSession:
         if self.engine is not None:
             return self.engine.latency_samples
         from engine import chain
+        v = self.values()
         return int(chain.total_latency(float(self.requested_samplerate or 48000),
-                                       self.values()["lookahead"]))
+                                       v["lookahead"], v["drift_lookahead"]))
 
     @property
     def io_latency_samples(self) -> int:
