@@ -231,7 +231,8 @@ class BandState(NamedTuple):
     tlin: np.ndarray           # [NUM_BANDS] 10^(lift'/20): the realised target
     gain: np.ndarray           # [NUM_BANDS] synthesis gains c
     t_solved: np.ndarray       # [NUM_BANDS] the realised target c was last corrected for
-    resid: np.ndarray          # [1] that solve's last residual (largest); < 0: c not valid
+    resid: np.ndarray          # [2] that solve's last residual (largest; < 0: c not valid),
+    #                            and which tick of two this is
     scr: np.ndarray            # [3, NUM_BANDS] scratch of the solve
 
 
@@ -269,7 +270,7 @@ def _band_state() -> BandState:
         sub_s1=np.zeros(nb), sub_s2=np.zeros(nb), ring=np.full((RING, nb), UNKNOWN_DB),
         ring_pos=np.zeros(nb, np.int64), sub_prev=np.full(nb, -240.0),
         weight=np.ones(nb), guard_w=np.zeros(nb), guard_hold=np.zeros(nb),
-        tlin=np.ones(nb), gain=np.zeros(nb), t_solved=np.ones(nb), resid=np.full(1, -1.0),
+        tlin=np.ones(nb), gain=np.zeros(nb), t_solved=np.ones(nb), resid=np.array([-1.0, 0.0]),
         scr=np.zeros((3, nb)))
 
 
@@ -353,6 +354,7 @@ def _rest_gains(st):
         bs.gain[:] = 0.0
         bs.t_solved[:] = 1.0
         bs.resid[0] = -1.0
+        bs.resid[1] = 0.0
     st.lift_db[:] = 0.0
     st.heat[:] = 0.0
     st.level_db[:] = -240.0
@@ -716,7 +718,8 @@ def _synthesis_gains(st, bs, onset):
     followed by SOLVE_ITERATIONS corrections c += SOLVE_STEP·W·(T − |1 + H·c|).
     Each solve starts afresh: carried over from tick to tick, the corrections
     drift away on some profiles (their iteration is not a contraction
-    everywhere). A tick whose target did not move costs nothing. All lifts 0:
+    everywhere). A solve serves two ticks (the gains still ramp every tick),
+    except on an onset; a target that did not move needs none. All lifts 0:
     c = 0 exactly."""
     nb = NUM_BANDS
     t = bs.tlin
@@ -765,7 +768,10 @@ def _synthesis_gains(st, bs, onset):
     for b in range(nb):
         t[b] = fast_exp2(LOG2_10_OVER_20 * r[b])
         moved = max(moved, abs(t[b] - bs.t_solved[b]))
-    if not onset and moved < SOLVE_TOL and bs.resid[0] >= 0.0:
+    # a solve stands for two ticks (32 samples) unless an onset needs it now;
+    # one whose target did not move stands until it does
+    bs.resid[1] = 1.0 - bs.resid[1]
+    if not onset and bs.resid[0] >= 0.0 and (moved < SOLVE_TOL or bs.resid[1] != 0.0):
         return
     for b in range(nb):
         r[b] = t[b] - 1.0
