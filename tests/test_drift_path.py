@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_drift import setup  # defaults, SETTLE, limiter and guard off, then kw; reset
 
 from engine import drift_bank
 from engine.engine import Engine
-from engine.params import PARAMS
 
 FC = drift_bank.band_centres()
 E = drift_bank.erb_number(FC)
@@ -27,18 +27,6 @@ def engines():
             cache[sr, ch] = Engine(sr, ch, 0, 512)
         return cache[sr, ch]
     return get
-
-
-def setup(e, **kw):
-    """Defaults, SETTLE and the limiter off, the guard off (these signals start
-    at once: it would learn them as floor), then kw; reset."""
-    values = {p.id: p.default for p in PARAMS}
-    values.update(settle_on=0, limiter_on=0, drift_guard=0)
-    values.update(kw)
-    for k, v in values.items():
-        e.set(k, v)
-    e.reset()
-    return e
 
 
 def run(e, x, block=512):
