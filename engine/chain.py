@@ -64,6 +64,7 @@ from .dsp import (
     tap_reset,
 )
 from .gate import GateState, gate_active, gate_alloc, gate_control, gate_meter_gr_db, gate_process, gate_reset
+from .limiter import LOOKAHEAD_MS as LIMITER_LOOKAHEAD_MS
 from .limiter import (
     LimiterState,
     limiter_alloc,
@@ -81,7 +82,7 @@ from .match import (
     match_process,
     match_reset,
 )
-from .params import DEFAULTS, LISTEN_CHOICES, NUM_PARAMS, PID, SMOOTH_MASK, SNAP_EPS
+from .params import BY_ID, DEFAULTS, LISTEN_CHOICES, NUM_PARAMS, PID, SMOOTH_MASK, SNAP_EPS
 from .rt import ring_alloc, ring_drain, seqlock_write_begin, seqlock_write_end
 from .settle import (
     SettleState,
@@ -100,7 +101,8 @@ from .settle import (
 PARAM_GLIDE_MS = 20.0     # time constant of every parameter glide
 METER_RMS_MS = 300.0      # RMS meter integration
 METER_PEAK_FALL_MS = 600.0  # peak meter fall-back, so a 30 Hz reader sees every peak
-MAX_LATENCY_MS = 16.0     # DRIFT's and SETTLE's longest lookahead + limiter, with headroom
+# DRIFT's and SETTLE's longest lookahead (from the table) + the limiter's, with headroom
+MAX_LATENCY_MS = DRIFT_LOOKAHEAD_MAX_MS + float(BY_ID["lookahead"].max) + LIMITER_LOOKAHEAD_MS + 0.5
 OUT_FADE_MS = 5.0         # bypass and listen crossfades (dsp.md: within 10 ms)
 INPUT_LIMIT = 1.0e4       # +80 dBFS: larger input magnitudes are bounded, not trusted
 

@@ -133,7 +133,7 @@ from .dsp import (
     tap_read,
     tap_reset,
 )
-from .params import PID
+from .params import BY_ID, PID
 
 NUM_BANDS = drift_bank.NUM_BANDS
 FLOOR_DB = -96.0             # no lift at or below
@@ -156,7 +156,7 @@ PEAK_FALL_DB_MS = 1.0        # then falls this fast: an envelope, not the segmen
 PEAK_NEAR_DB = 3.0           # a segment peak this near it renews the hold, and an onset
 #                              counts from this much over the average
 ONSET_JUMP_DB = 12.0         # an onset this sudden drops the lifts at once (no attack, no ramp)
-LOOKAHEAD_MAX_MS = 5.0       # drift_lookahead's range (parameters.md)
+LOOKAHEAD_MAX_MS = float(BY_ID["drift_lookahead"].max)   # from the table
 WARM_MS = 7.5                # after drift_on: the banks run this long before the lifts fade in
 
 # noise guard (dsp.md "Noise guard, learned"): minimum statistics of a smoothed

@@ -100,12 +100,6 @@ def analysis_coefs(samplerate: float, fc: np.ndarray, bw_factor=None):
     return coef, norm
 
 
-def analysis_response(coef, norm, f, samplerate):
-    """Complex response [nf, len(f)] of the analysis filters at frequencies f (Hz)."""
-    z = np.exp(-1j * 2.0 * np.pi * np.asarray(f, dtype=np.float64) / samplerate)
-    return (norm[:, None] / (1.0 - coef[:, None] * z[None, :])) ** ORDER
-
-
 def synthesis_bandwidth_hz(fc):
     return SYNTH_BW * bandwidth_hz(fc) * bw_factors(fc)
 

@@ -103,7 +103,6 @@ def test_steady_sines_between_centres_land_on_the_formula_in_phase(engines, sr, 
     and within ±90° of the aligned dry signal."""
     e = engines(sr, 1)
     fs = drift_bank.erb_number_to_hz(np.linspace(drift_bank.erb_number(40), drift_bank.erb_number(18000), 13))
-    worst = 0.0
     for level in (-45.0, -58.0, -72.0):
         for f in fs:
             setup(e, amount=amount)
@@ -116,10 +115,8 @@ def test_steady_sines_between_centres_land_on_the_formula_in_phase(engines, sr, 
             ph = np.exp(-2j * np.pi * f * np.arange(len(xs)) / sr)
             h = (ys @ ph) / (xs @ ph)
             err = 20 * np.log10(abs(h)) - formula(f, level, amount)
-            worst = max(worst, abs(err))
             assert abs(err) <= 1.0, (f, level, err)
             assert abs(np.degrees(np.angle(h))) < 90.0, (f, level, np.degrees(np.angle(h)))
-    assert worst > 0.0
 
 
 def test_half_mix_never_notches_while_lifting(engines):

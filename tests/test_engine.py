@@ -11,6 +11,7 @@ from helpers import SR, configure, peak_db, run, stereo, tone
 from engine import Engine, chain
 from engine.curve import chain_curve_db
 from engine.limiter import limiter_latency
+from engine.params import PARAMS, param
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +57,7 @@ def test_enum_and_bool_values(eng):
 def test_latency_report(eng):
     configure(eng, lookahead=0)
     base = eng.latency_samples
-    assert base == chain.total_latency(SR, 0.0, 1.0)
+    assert base == chain.total_latency(SR, 0.0, param("drift_lookahead").default)
     assert base >= limiter_latency(SR) == round(0.5e-3 * SR)
     configure(eng, lookahead=4.0)
     assert eng.latency_samples == base + round(4e-3 * SR)
@@ -68,7 +69,8 @@ def test_latency_report(eng):
 def test_latency_budget_at_48k():
     # DRIFT's share is its own; the limiter keeps within its 0.5 ms budget
     assert limiter_latency(48000) <= 24
-    assert chain.total_latency(48000.0, 0.0, 1.0) <= 72      # dsp.md: the defaults ≤ 1.5 ms
+    defaults = {p.id: p.default for p in PARAMS}
+    assert chain.total_latency(48000.0, defaults["lookahead"], defaults["drift_lookahead"]) <= 72  # ≤ 1.5 ms
 
 
 @pytest.mark.parametrize("values", [
